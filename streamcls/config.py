@@ -1,0 +1,312 @@
+"""Typed configuration: one YAML file becomes nested frozen dataclasses.
+
+Every key has a default, so an empty file (or no file) is a valid config: the
+ImageNet classifier at 224x224. Unknown keys and wrong types are refused with
+the key's path, what was received and what was expected, before anything heavy
+(TensorFlow) is imported.
+
+Example::
+
+    config = load_config("configs/imagenet.yaml")
+    config.model.input_size          # InputSize(height=224, width=224)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from streamcls.errors import ConfigError
+
+MIN_INPUT_SIDE = 32  # MobileNet's five stride-2 stages need at least this much
+MAX_INPUT_SIDE = 4096
+ALPHAS = (0.25, 0.5, 0.75, 1.0)  # the widths Keras publishes ImageNet weights for
+
+
+@dataclass(frozen=True)
+class InputSize:
+    """Height and width, in pixels, of the tensor the network takes."""
+
+    height: int
+    width: int
+
+    def __str__(self) -> str:
+        return f"{self.height}x{self.width}"
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.height, self.width, 3)
+
+
+def parse_input_size(value: object, key: str = "input_size") -> InputSize:
+    """Read ``224``, ``"160x160"``, ``"240x320"`` (height x width) or ``[240, 320]``.
+
+    Raises:
+        ConfigError: naming ``key`` when the value is not a size, or a side is
+            outside [32, 4096].
+    """
+    if isinstance(value, InputSize):
+        return value
+    sides: list[object]
+    if isinstance(value, bool):
+        sides = []
+    elif isinstance(value, int):
+        sides = [value, value]
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+        sides = [int(value), int(value)]
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d+\s*[xX×]\s*\d+\s*", value):
+        sides = [int(side) for side in re.split(r"[xX×]", value)]
+    elif isinstance(value, (list, tuple)):
+        sides = list(value)
+    else:
+        sides = []
+    if len(sides) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) for s in sides):
+        raise ConfigError(
+            f"{key}: received {value!r}; expected HEIGHTxWIDTH such as 160x160 or 240x320 "
+            f"(or one number for a square)"
+        )
+    height, width = typing.cast(list[int], sides)
+    for name, side in (("height", height), ("width", width)):
+        if not MIN_INPUT_SIDE <= side <= MAX_INPUT_SIDE:
+            raise ConfigError(
+                f"{key}: {name} {side} is out of range; expected {MIN_INPUT_SIDE} to "
+                f"{MAX_INPUT_SIDE} pixels (MobileNet needs at least {MIN_INPUT_SIDE})"
+            )
+    return InputSize(height, width)
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How a BGR uint8 frame becomes the network's input (see ``preprocess.py``).
+
+    ``interpolation``: ``linear`` is the default because ``area`` costs ~20x more
+    on a 720p/1080p frame; ``area`` gives smoother downscaling when quality
+    matters more than speed. ``resize_mode``: ``stretch`` fills the tensor
+    (aspect ratio changes), ``center_crop`` keeps the aspect ratio and cuts the
+    borders, ``letterbox`` keeps everything and pads with neutral grey.
+    """
+
+    interpolation: Literal["nearest", "linear", "area", "cubic"] = "linear"
+    resize_mode: Literal["stretch", "center_crop", "letterbox"] = "stretch"
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """The classification head on top of the pooled backbone features.
+
+    ``kind: imagenet`` is MobileNet's own 1000-class top with the ImageNet class
+    names; ``kind: dense`` is pooled features -> Dense(units, relu) ->
+    Dropout(dropout) -> Dense(len(classes), softmax).
+    """
+
+    kind: Literal["dense", "imagenet"] = "imagenet"
+    units: int = 128
+    dropout: float = 0.5
+    classes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The classifier: MobileNet backbone at ``input_size`` plus a head.
+
+    ``bundle`` names a trained model bundle; it then fixes alpha, pooling and the
+    head, and ``input_size`` (when given) rebuilds it at another size. Without a
+    bundle, ``weights`` is ``imagenet`` (Keras' download cache), ``none``
+    (random) or the path of a weight file (legacy ``.h5`` or ``.weights.h5``).
+    ``input_size`` and ``alpha`` left empty mean 224x224 and 1.0 (or the bundle's).
+    """
+
+    bundle: str | None = None
+    alpha: float | None = None
+    input_size: InputSize | None = None
+    pooling: Literal["avg", "max"] = "avg"
+    weights: str = "imagenet"
+    head: HeadConfig = field(default_factory=HeadConfig)
+    freeze_backbone: bool = True
+    seed: int = 0
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """How batches run: ``batch_size`` frames per call, on ``device``."""
+
+    batch_size: int = 8
+    device: Literal["auto", "cpu", "gpu"] = "auto"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration file."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Load and validate a YAML config; ``None`` gives the defaults.
+
+    Args:
+        path: the YAML file, or ``None``.
+        overrides: dotted keys to values, applied on top of the file, for
+            command-line flags (``{"model.input_size": "160x160"}``).
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or any key is wrong.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = _read_yaml(Path(path))
+    for dotted_key, value in (overrides or {}).items():
+        _set_dotted(data, dotted_key, value)
+    return from_mapping(Config, data, "")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml  # a small import; kept here so importing config stays free of side effects
+
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist; pass an existing YAML file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text; pass a YAML file") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "invalid syntax"
+        raise ConfigError(
+            f"config file {str(path)!r} is not valid YAML{where}: {problem}; fix the syntax there"
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"config file {str(path)!r} holds a {type(data).__name__}; expected a mapping "
+            f"with sections such as 'model:'"
+        )
+    return data
+
+
+def _set_dotted(data: dict[str, Any], dotted_key: str, value: Any) -> None:
+    *parents, leaf = dotted_key.split(".")
+    node = data
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[leaf] = value
+
+
+def from_mapping(cls: type, data: object, path: str) -> Any:
+    """Build dataclass ``cls`` from ``data``, checking every key and type.
+
+    ``path`` is the dotted key of ``data`` in the file, used in messages.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path or 'config'}: received {_describe(data)}; expected a mapping of keys"
+        )
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        key_path = f"{path}.{key}" if path else str(key)
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"{key_path}: unknown key; {hint}valid keys here are {', '.join(names)}"
+            )
+        values[key] = _coerce(value, hints[key], key_path)
+    return _check(cls(**values), path)
+
+
+def _coerce(value: object, hint: Any, path: str) -> Any:
+    origin = typing.get_origin(hint)
+    if hint is InputSize:
+        return parse_input_size(value, path)
+    if dataclasses.is_dataclass(hint):
+        return from_mapping(typing.cast(type, hint), value, path)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        (inner,) = [option for option in options if option is not type(None)]
+        return _coerce(value, inner, path)
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ConfigError(
+                f"{path}: received {value!r}; expected one of {', '.join(map(str, allowed))}"
+            )
+        return value
+    if origin is tuple:
+        (item_hint, _ellipsis) = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}: received {_describe(value)}; expected a list")
+        return tuple(_coerce(item, item_hint, f"{path}[{i}]") for i, item in enumerate(value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: received {_describe(value)}; expected true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: received {_describe(value)}; expected a whole number")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: received {_describe(value)}; expected a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: received {_describe(value)}; expected text")
+        return value
+    raise TypeError(f"config type {hint!r} at {path} has no reader")  # a bug in this module
+
+
+def _describe(value: object) -> str:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{shown} ({type(value).__name__})"
+
+
+def _check(instance: Any, path: str) -> Any:
+    """Range checks that a type alone cannot say."""
+
+    def where(key: str) -> str:
+        return f"{path}.{key}" if path else key
+
+    if isinstance(instance, ModelConfig):
+        if instance.alpha is not None and instance.alpha not in ALPHAS:
+            raise ConfigError(
+                f"{where('alpha')}: received {instance.alpha}; expected one of "
+                f"{', '.join(map(str, ALPHAS))} (the MobileNet widths with published weights)"
+            )
+    if isinstance(instance, HeadConfig):
+        if instance.units < 1:
+            raise ConfigError(f"{where('units')}: received {instance.units}; expected 1 or more")
+        if not 0.0 <= instance.dropout < 1.0:
+            raise ConfigError(
+                f"{where('dropout')}: received {instance.dropout}; expected a rate in [0, 1)"
+            )
+        if len(set(instance.classes)) != len(instance.classes):
+            duplicates = sorted({c for c in instance.classes if instance.classes.count(c) > 1})
+            raise ConfigError(
+                f"{where('classes')}: {', '.join(duplicates)} listed more than once; "
+                f"class names must be unique"
+            )
+    if isinstance(instance, InferenceConfig) and not 1 <= instance.batch_size <= 1024:
+        raise ConfigError(
+            f"{where('batch_size')}: received {instance.batch_size}; expected 1 to 1024"
+        )
+    return instance
