@@ -11,7 +11,7 @@ size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from streamcls.config import InputSize, PreprocessConfig
@@ -51,8 +51,6 @@ class ModelSpec:
 
     def at_size(self, input_size: InputSize) -> ModelSpec:
         """The same classifier at another input size."""
-        from dataclasses import replace
-
         return replace(self, input_size=input_size)
 
 

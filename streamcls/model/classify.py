@@ -62,6 +62,7 @@ class Classifier:
             return model(images, training=False)
 
         traced = tensorflow.function(forward, jit_compile=False, autograph=False)
+        self._traced = traced
         height, width, channels = spec.input_size.shape
         self._functions = {}
         with tensorflow.device(self.device):

@@ -10,6 +10,7 @@ and ``--alpha`` mean the same everywhere):
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from streamcls.model.build import (
 )
 from streamcls.model.imagenet import find_imagenet_weights, imagenet_class_names
 from streamcls.model.weights import assign_weights, read_weight_file
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_INPUT_SIZE = InputSize(224, 224)
 DEFAULT_ALPHA = 1.0
@@ -98,9 +101,7 @@ def load_backbone_weights(model: Any, spec: ModelSpec, weights: str) -> str:
         found = find_imagenet_weights(spec.alpha, spec.input_size, spec.head == "imagenet")
         path, note = found.path, found.note
         if note:
-            import logging
-
-            logging.getLogger(__name__).warning("%s", note)
+            logger.warning("%s", note)
     else:
         path = Path(weights).expanduser()
     layer_weights = read_weight_file(path)

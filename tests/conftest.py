@@ -1,0 +1,32 @@
+"""Shared fixtures: an empty Keras cache per test, and a deterministic 'offline'."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(autouse=True)
+def keras_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own empty Keras cache, so none sees real downloads."""
+    home = tmp_path_factory.mktemp("keras_home")
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Make Keras' downloader fail the way it does without network; record what was asked."""
+    import keras
+
+    requested: list[str] = []
+
+    def failing_get_file(fname, origin, **kwargs):
+        requested.append(fname)
+        raise Exception(f"URL fetch failure on {origin}: None -- [Errno -2] Name or service not known")
+
+    monkeypatch.setattr(keras.utils, "get_file", failing_get_file)
+    return requested

@@ -1,0 +1,113 @@
+"""The streamcls command as a user runs it: a subprocess, its output and exit status."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def streamcls(*arguments, timeout=300):
+    # Downloads go to a closed loopback port: "offline" even on a machine with network.
+    environment = {**os.environ, "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+    return subprocess.run(
+        [sys.executable, "-m", "streamcls", *arguments],
+        capture_output=True, text=True, timeout=timeout, env=environment,
+    )
+
+
+def test_help_lists_the_commands():
+    result = streamcls("--help")
+    assert result.returncode == 0
+    assert "model" in result.stdout
+    info_help = streamcls("model", "info", "--help")
+    for flag in ("--model", "--input-size", "--alpha", "--config", "--weights"):
+        assert flag in info_help.stdout
+
+
+def test_model_info_json_for_a_fresh_dense_head(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("model:\n  weights: none\n  head: {kind: dense, classes: [cat, dog]}\n")
+    result = streamcls("model", "info", "--config", str(config), "--alpha", "0.25", "--input-size", "96x128", "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["input_size"] == "96x128" and info["alpha"] == 0.25
+    assert info["classes"] == ["cat", "dog"]
+    assert info["parameters"] == 251_698  # MobileNet 0.25 (218,544) + head (32,896 + 258)
+    assert info["macs"] == 9_985_536 + 256 * 128 + 128 * 2  # backbone at 96x128 + head
+
+
+def test_model_info_text(tmp_path):
+    result = streamcls("model", "info", "--weights", "none", "--alpha", "0.25", "--input-size", "64")
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(None, 1) for line in result.stdout.splitlines() if line.strip())
+    assert lines["alpha"] == "0.25"
+    assert lines["input"].startswith("size") and "64x64" in lines["input"]
+    assert lines["weights"] == "none (random initialisation, seed 0)"
+    assert "1000 in all" in lines["classes"]
+
+
+def test_model_info_with_a_bundle_at_another_size(tmp_path):
+    from streamcls.config import HeadConfig, InputSize, ModelConfig
+    from streamcls.model.bundle import save_bundle
+    from streamcls.model.load import load_model
+
+    loaded = load_model(ModelConfig(alpha=0.25, input_size=InputSize(96, 96), weights="none",
+                                    head=HeadConfig(kind="dense", classes=("x", "y", "z"))))
+    path = save_bundle(loaded.model, loaded.spec, tmp_path / "bundle")
+    result = streamcls("model", "info", "--model", str(path), "--input-size", "160x160", "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["input_size"] == "160x160" and info["classes"] == ["x", "y", "z"]
+    assert info["weights"] == f"bundle: {path}"
+
+
+@pytest.mark.parametrize(
+    "arguments, status, message",
+    [
+        (["--input-size", "16x16"], 2, "--input-size" and "height 16 is out of range"),
+        (["--alpha", "0.3"], 2, "model.alpha: received 0.3; expected one of"),
+        (["--config", "missing.yaml"], 2, "config file 'missing.yaml' does not exist"),
+        (["--model", "no/such/bundle"], 4, "model bundle 'no/such/bundle' does not exist"),
+        (["--weights", "no/such.h5", "--alpha", "0.25"], 4, "weight file 'no/such.h5' does not exist"),
+        (["--model", "imagenet", "--alpha", "0.25", "--input-size", "128"], 4,
+         "ImageNet weights for MobileNet alpha 0.25 at 128x128 need mobilenet_2_5_128_tf.h5"),
+    ],
+)
+def test_errors_are_one_line_with_a_status(arguments, status, message):
+    result = streamcls("model", "info", *arguments)
+    assert result.returncode == status, result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("streamcls: error:")]
+    assert len(error_lines) == 1 and message in error_lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_verbose_shows_the_traceback():
+    result = streamcls("model", "info", "--model", "no/such/bundle", "--verbose")
+    assert result.returncode == 4
+    assert "Traceback" in result.stderr
+
+
+def test_model_bench_prints_every_point_and_the_ratio():
+    result = streamcls("model", "bench", "--alpha", "0.25", "--sizes", "32,40x48", "--batch-sizes", "1,2",
+                       "--repeats", "1", "--seconds", "0.05")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    assert [(row[0], row[1]) for row in rows] == [("32x32", "1"), ("32x32", "2"), ("40x48", "1"), ("40x48", "2")]
+    for row in rows:
+        assert float(row[2]) > 0 and float(row[4]) > 0
+        assert float(row[5].rstrip("x")) == pytest.approx(float(row[2]) / float(row[4]), rel=0.01)
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--sizes", "16", "height 16 is out of range"),
+    ("--sizes", "big", "expected HEIGHTxWIDTH"),
+    ("--batch-sizes", "0", "expected numbers from 1 to 1024"),
+    ("--batch-sizes", "a,b", "expected whole numbers"),
+])
+def test_model_bench_refuses_bad_points(flag, value, message):
+    result = streamcls("model", "bench", flag, value)
+    assert result.returncode == 2 and message in result.stderr
