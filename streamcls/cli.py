@@ -76,6 +76,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--device", choices=["auto", "cpu", "gpu"], default=None)
     bench.set_defaults(handler=_model_bench)
+
+    run = commands.add_parser("run", help="classify a camera, video file, stream or image folder")
+    _add_model_flags(run)
+    run.add_argument("--source", help="camera index (0), video file, rtsp:// or http(s):// URL, image folder or glob")
+    run.add_argument("--batch-size", type=int, help="frames per inference call (default 8)")
+    run.add_argument("--output-video", help="write the annotated video here (.mp4, .avi)")
+    run.add_argument("--predictions", help="write one record per frame here (.jsonl or .csv)")
+    run.add_argument("--no-display", action="store_true", help="do not open a window")
+    run.add_argument("--max-frames", type=int, help="stop after this many frames")
+    run.add_argument("--realtime", action="store_true",
+                     help="play a file at its native rate under the live (drop stale frames) policy")
+    run.add_argument("--device", choices=["auto", "cpu", "gpu"], default=None)
+    run.add_argument("--json-summary", help="also write the run summary as JSON here")
+    run.set_defaults(handler=_run)
     return parser
 
 
@@ -114,6 +128,20 @@ def _config_from(arguments: argparse.Namespace) -> Any:
         overrides["model.weights"] = arguments.weights
     if getattr(arguments, "device", None) is not None:
         overrides["inference.device"] = arguments.device
+    run_flags = {
+        "source": "source.uri",
+        "batch_size": "inference.batch_size",
+        "output_video": "output.video",
+        "predictions": "output.predictions",
+        "max_frames": "output.max_frames",
+    }
+    for flag, key in run_flags.items():
+        if getattr(arguments, flag, None) is not None:
+            overrides[key] = getattr(arguments, flag)
+    if getattr(arguments, "no_display", False):
+        overrides["output.display"] = False
+    if getattr(arguments, "realtime", False):
+        overrides["source.realtime"] = True
     config = load_config(arguments.config, overrides)
     if config.model.bundle is not None and arguments.weights is not None:
         raise ConfigError(
@@ -195,3 +223,76 @@ def _parse_counts(text: str, flag: str) -> list[int]:
     if not counts or any(count < 1 or count > 1024 for count in counts):
         raise ConfigError(f"{flag}: received {text!r}; expected numbers from 1 to 1024")
     return counts
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    import signal
+
+    config = _config_from(arguments)
+    if arguments.source is None and arguments.config is None:
+        raise ConfigError("--source: missing; pass a camera index (0), a video file, an rtsp:// URL or an image folder")
+    from streamcls.pipeline import Pipeline
+    from streamcls.progress import Progress
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # the same clean stop as Ctrl-C: threads joined, files closed
+
+    signal.signal(signal.SIGTERM, terminate)
+    pipeline = Pipeline(config)
+    error: StreamclsError | None = None
+    interrupted = False
+    with pipeline:
+        is_file = pipeline.policy.value == "block"
+        progress = Progress(pipeline.frame_count_hint if is_file else None,
+                            pipeline.config.source.id or "frames", enabled=config.output.progress)
+        try:
+            for _prediction in pipeline:
+                progress.update(pipeline.fps)
+        except StreamclsError as caught:
+            error = caught
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            progress.close()
+    summary = pipeline.summary()
+    _print_summary(summary, interrupted)
+    if arguments.json_summary:
+        _write_json_summary(summary, arguments.json_summary)
+    if error is not None:
+        raise error
+    return 130 if interrupted else 0
+
+
+def _print_summary(summary: Any, interrupted: bool) -> None:
+    def ms(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.1f} ms"
+
+    stages = ", ".join(f"{name} {value:.2f}" for name, value in sorted(summary.stage_ms.items()))
+    lines = [
+        f"source      {summary.source_id} ({summary.policy} policy, device {summary.device})"
+        + (" - interrupted" if interrupted else ""),
+        f"frames      {summary.frames_read} read, {summary.frames_processed} processed, "
+        f"{summary.frames_dropped} dropped",
+        f"throughput  {summary.throughput_fps:.1f} frames/s over {summary.elapsed_s:.1f} s "
+        f"({summary.batches} batches)",
+        f"latency     mean {ms(summary.latency_mean_ms)}, p95 {ms(summary.latency_p95_ms)}",
+        f"stages (ms) {stages}",
+    ]
+    if summary.video_codec:
+        lines.append(f"video codec {summary.video_codec}")
+    if summary.reconnects or summary.gaps:
+        lines.append(f"reconnects  {summary.reconnects}; gaps: " + "; ".join(
+            f"after frame {gap.last_index_before}: "
+            + (f"{gap.ended_at - gap.started_at:.1f} s" if gap.ended_at else "never came back")
+            for gap in summary.gaps))
+    if summary.skipped_files:
+        lines.append(f"skipped     {len(summary.skipped_files)} non-image files")
+    for line in lines:
+        print(line)
+
+
+def _write_json_summary(summary: Any, path: str) -> None:
+    from dataclasses import asdict
+
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(asdict(summary), handle, indent=2, default=str)

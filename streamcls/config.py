@@ -135,10 +135,74 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class InferenceConfig:
-    """How batches run: ``batch_size`` frames per call, on ``device``."""
+    """How batches run: up to ``batch_size`` frames per call, on ``device``.
+
+    The batcher runs a batch when it is full or when its first frame has waited
+    ``max_batch_wait_ms``, whichever comes first.
+    """
 
     batch_size: int = 8
+    max_batch_wait_ms: float = 20.0
     device: Literal["auto", "cpu", "gpu"] = "auto"
+
+
+@dataclass(frozen=True)
+class ReconnectConfig:
+    """How a live stream that drops is reopened: ``attempts`` tries, delays doubling."""
+
+    attempts: int = 5
+    initial_delay_s: float = 0.5
+    max_delay_s: float = 8.0
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where frames come from.
+
+    ``uri``: a webcam index (``0``), a video file, an ``rtsp://``/``http(s)://``
+    URL, or a folder / glob of images. ``policy``: ``auto`` follows the kind
+    (``latest`` for cameras and streams: drop stale frames so the picture never
+    lags; ``block`` for files and images: every frame, in order, exactly once).
+    ``realtime`` plays a file at its native rate under the ``latest`` policy.
+    """
+
+    uri: str = "0"
+    id: str | None = None
+    policy: Literal["auto", "block", "latest"] = "auto"
+    realtime: bool = False
+    open_timeout_s: float = 10.0
+    read_timeout_s: float = 5.0
+    reconnect: ReconnectConfig = field(default_factory=ReconnectConfig)
+
+
+@dataclass(frozen=True)
+class PostprocessConfig:
+    """Top-k, a score threshold below which the label is ``unknown``, smoothing.
+
+    ``smoothing_window``: moving average of the probabilities over that many
+    frames (1 turns it off).
+    """
+
+    top_k: int = 3
+    threshold: float = 0.0
+    smoothing_window: int = 1
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """Sinks: any combination, or none at all (benchmarking).
+
+    ``video``: annotated video path (same size and frame rate as the source);
+    ``codec``: ``auto`` tries H.264 (``avc1``) then ``mp4v``, or a FourCC.
+    ``predictions``: ``.jsonl`` or ``.csv``, one record per frame.
+    """
+
+    display: bool = True
+    video: str | None = None
+    codec: str = "auto"
+    predictions: str | None = None
+    max_frames: int | None = None
+    progress: bool = True
 
 
 @dataclass(frozen=True)
@@ -147,6 +211,9 @@ class Config:
 
     model: ModelConfig = field(default_factory=ModelConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
+    source: SourceConfig = field(default_factory=SourceConfig)
+    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
@@ -305,8 +372,27 @@ def _check(instance: Any, path: str) -> Any:
                 f"{where('classes')}: {', '.join(duplicates)} listed more than once; "
                 f"class names must be unique"
             )
-    if isinstance(instance, InferenceConfig) and not 1 <= instance.batch_size <= 1024:
-        raise ConfigError(
-            f"{where('batch_size')}: received {instance.batch_size}; expected 1 to 1024"
-        )
+    if isinstance(instance, InferenceConfig):
+        _in_range(where("batch_size"), instance.batch_size, 1, 1024)
+        _in_range(where("max_batch_wait_ms"), instance.max_batch_wait_ms, 0, 10_000)
+    if isinstance(instance, PostprocessConfig):
+        _in_range(where("top_k"), instance.top_k, 1, 1000)
+        _in_range(where("threshold"), instance.threshold, 0.0, 1.0)
+        _in_range(where("smoothing_window"), instance.smoothing_window, 1, 10_000)
+    if isinstance(instance, ReconnectConfig):
+        _in_range(where("attempts"), instance.attempts, 0, 1_000_000)
+        _in_range(where("initial_delay_s"), instance.initial_delay_s, 0.0, 3600.0)
+        _in_range(where("max_delay_s"), instance.max_delay_s, 0.0, 3600.0)
+    if isinstance(instance, SourceConfig):
+        if not instance.uri.strip():
+            raise ConfigError(f"{where('uri')}: is empty; give a camera index, file, URL or folder")
+        _in_range(where("open_timeout_s"), instance.open_timeout_s, 0.1, 3600.0)
+        _in_range(where("read_timeout_s"), instance.read_timeout_s, 0.1, 3600.0)
+    if isinstance(instance, OutputConfig) and instance.max_frames is not None:
+        _in_range(where("max_frames"), instance.max_frames, 1, 10**12)
     return instance
+
+
+def _in_range(key: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{key}: received {value}; expected {low} to {high}")

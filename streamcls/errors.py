@@ -41,3 +41,27 @@ class BundleError(ModelError):
 
 class DeviceError(ModelError):
     """The requested device (for example a GPU) is not available."""
+
+
+class SourceError(StreamclsError):
+    """Frames cannot be had from the source."""
+
+    exit_code = 5
+
+
+class SourceOpenError(SourceError):
+    """The source cannot be opened: missing file, not a video, no such camera, unreachable URL."""
+
+
+class StreamLost(SourceError):
+    """A live stream stopped delivering frames (dropped, stalled) and could not be reopened."""
+
+
+class SinkError(StreamclsError):
+    """An output (video file, predictions file, window) cannot be written."""
+
+    exit_code = 6
+
+
+class EndOfStream(Exception):
+    """A source has no more frames. Not an error: iterators turn it into ``StopIteration``."""

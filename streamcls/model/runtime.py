@@ -7,7 +7,6 @@ Importing TensorFlow takes seconds, so nothing imports it at module level:
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
 from streamcls.errors import DeviceError
@@ -22,18 +21,11 @@ def import_tensorflow() -> Any:
 
         return tensorflow
     # TensorFlow's C++ start-up lines ("oneDNN custom operations are on", "Could not
-    # find cuda drivers") ignore TF_CPP_MIN_LOG_LEVEL: silence file descriptor 2 for
-    # the import only. Python exceptions still propagate and are reported normally.
-    sys.stderr.flush()
-    saved_stderr = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
+    # find cuda drivers") ignore TF_CPP_MIN_LOG_LEVEL: silence them for the import only.
+    from streamcls.quiet import quiet_native_stderr
+
+    with quiet_native_stderr():
         import tensorflow
-    finally:
-        os.dup2(saved_stderr, 2)
-        os.close(saved_stderr)
-        os.close(devnull)
     return tensorflow
 
 

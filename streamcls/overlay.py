@@ -1,0 +1,41 @@
+"""Pure drawing: (frame image, prediction, fps) -> annotated image. No I/O.
+
+Text is white on a translucent dark panel, so it reads on bright and dark
+video alike, and its size follows the frame height (720p gets scale 1).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from streamcls.frames import Prediction
+
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def render(image: np.ndarray, prediction: Prediction, fps: float | None) -> np.ndarray:
+    """Draw labels, scores, smoothed label, FPS and latency on a copy of ``image``."""
+    canvas = image.copy()
+    height = canvas.shape[0]
+    scale = max(0.35, height / 720 * 0.8)
+    thickness = max(1, round(scale * 2))
+    lines = [f"{label} {score:.0%}" for label, score in prediction.top_k]
+    lines[0] = f"{prediction.label} {prediction.score:.0%}" if prediction.label != prediction.top_k[0][0] else lines[0]
+    if prediction.smoothed_label is not None:
+        lines.append(f"smoothed: {prediction.smoothed_label}")
+    status = f"{fps:.1f} fps  " if fps else ""
+    lines.append(f"{status}{prediction.latency_ms:.0f} ms")
+    line_height = int(30 * scale) + 4
+    widths = [cv2.getTextSize(line, _FONT, scale, thickness)[0][0] for line in lines]
+    margin = int(8 * scale) + 2
+    panel_width = min(canvas.shape[1], max(widths) + 2 * margin)
+    panel_height = min(height, line_height * len(lines) + margin)
+    region = canvas[:panel_height, :panel_width]
+    # Darken rather than paint over: the picture still shows through the panel.
+    region[:] = (region.astype(np.uint16) * 2 // 5).astype(np.uint8)
+    for number, line in enumerate(lines):
+        baseline = margin + line_height * (number + 1) - int(8 * scale)
+        color = (80, 255, 80) if number == 0 else (255, 255, 255)
+        cv2.putText(canvas, line, (margin, baseline), _FONT, scale, color, thickness, cv2.LINE_AA)
+    return canvas

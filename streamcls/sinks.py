@@ -1,0 +1,214 @@
+"""Where predictions go: a window, an annotated video, a JSON Lines / CSV file.
+
+Each sink is a context manager; closing it leaves a complete file (a playable
+video, whole JSON lines), which is what a Ctrl-C or a dropped stream relies on.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from streamcls.errors import SinkError
+from streamcls.frames import Prediction
+
+logger = logging.getLogger(__name__)
+
+
+class Sink(Protocol):
+    def write(self, image: np.ndarray, prediction: Prediction) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _check_parent(path: Path, what: str) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise SinkError(
+            f"{what} {str(path)!r}: folder {str(parent)!r} does not exist; create it or choose "
+            f"another path"
+        )
+    if not os.access(parent, os.W_OK):
+        raise SinkError(f"{what} {str(path)!r}: folder {str(parent)!r} is not writable")
+
+
+class PredictionsSink:
+    """One record per frame, JSON Lines (``.jsonl``/``.json``) or CSV (``.csv``).
+
+    Each record is written as one whole line and flushed, so a file cut short
+    by a crash or a signal still ends on a complete record.
+    """
+
+    CSV_FIELDS = ["source", "frame_index", "position_ms", "label", "score", "top_k",
+                  "smoothed_label", "smoothed_score", "latency_ms"]
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if suffix not in (".jsonl", ".json", ".ndjson", ".csv"):
+            raise SinkError(
+                f"predictions file {str(self.path)!r}: received suffix {suffix or '(none)'!r}; "
+                f"expected .jsonl or .csv"
+            )
+        _check_parent(self.path, "predictions file")
+        self.format = "csv" if suffix == ".csv" else "jsonl"
+        try:
+            self._file = open(self.path, "w", encoding="utf-8", newline="")
+        except OSError as error:
+            raise SinkError(f"predictions file {str(self.path)!r} cannot be created: {error.strerror}") from None
+        if self.format == "csv":
+            self._file.write(",".join(self.CSV_FIELDS) + "\r\n")
+        self.records = 0
+
+    def write(self, image: np.ndarray, prediction: Prediction) -> None:
+        record = prediction.as_record()
+        if self.format == "csv":
+            record["top_k"] = ";".join(f"{label}:{score}" for label, score in record["top_k"])  # type: ignore[union-attr]
+            line = _csv_line([record[name] for name in self.CSV_FIELDS])
+        else:
+            line = json.dumps(record, separators=(",", ":")) + "\n"
+        try:
+            self._file.write(line)
+            self._file.flush()
+        except OSError as error:
+            raise SinkError(
+                f"predictions file {str(self.path)!r}: write failed ({error.strerror}); the "
+                f"{self.records} records before it are complete"
+            ) from None
+        self.records += 1
+
+    def close(self) -> None:
+        if not self._file.closed:
+            try:
+                self._file.close()
+            except OSError:
+                logger.warning("closing %s failed", self.path)
+
+    def __enter__(self) -> PredictionsSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _csv_line(values: list[object]) -> str:
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(["" if value is None else value for value in values])
+    return buffer.getvalue()
+
+
+class VideoSink:
+    """An annotated video at the source's size and frame rate.
+
+    ``codec: auto`` tries H.264 (``avc1``) and falls back to ``mp4v`` for
+    .mp4/.mov/.mkv, ``MJPG`` for .avi; ``self.codec`` says which one was used.
+    Opened lazily at the first frame, whose size it keeps: later frames of
+    another size (a stream reconnecting at a new resolution) are scaled to it.
+    """
+
+    def __init__(self, path: str | Path, fps: float | None, codec: str = "auto"):
+        self.path = Path(path)
+        _check_parent(self.path, "output video")
+        self.fps = fps or 30.0
+        self.requested_codec = codec
+        self.codec: str | None = None
+        self.frames = 0
+        self._writer: cv2.VideoWriter | None = None
+        self._size: tuple[int, int] | None = None
+
+    def _candidates(self) -> list[str]:
+        if self.requested_codec != "auto":
+            return [self.requested_codec]
+        if self.path.suffix.lower() == ".avi":
+            return ["MJPG", "XVID"]
+        return ["avc1", "mp4v"]
+
+    def _open(self, width: int, height: int) -> None:
+        from streamcls.quiet import quiet_native_stderr
+
+        for codec in self._candidates():
+            # FFmpeg prints a screenful when an encoder (often H.264) is missing; the
+            # fallback is the answer, and self.codec reports which one was used.
+            with quiet_native_stderr(enabled=self.requested_codec == "auto"):
+                fourcc = cv2.VideoWriter_fourcc(*codec)
+                writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (width, height))
+            if writer.isOpened():
+                self._writer, self.codec, self._size = writer, codec, (width, height)
+                logger.info("writing %s with codec %s at %.2f fps, %dx%d",
+                            self.path, codec, self.fps, width, height)
+                return
+            writer.release()
+        raise SinkError(
+            f"output video {str(self.path)!r}: OpenCV cannot write codec "
+            f"{' or '.join(self._candidates())} here; use a .mp4 or .avi path, or set "
+            f"output.codec to mp4v or MJPG"
+        )
+
+    def write(self, image: np.ndarray, prediction: Prediction) -> None:
+        height, width = image.shape[:2]
+        if self._writer is None:
+            self._open(width, height)
+        if (width, height) != self._size:
+            image = cv2.resize(image, self._size, interpolation=cv2.INTER_LINEAR)
+        self._writer.write(image)  # type: ignore[union-attr]
+        self.frames += 1
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+    def __enter__(self) -> VideoSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def display_available() -> tuple[bool, str]:
+    """Whether a window can be shown, and why not."""
+    import sys
+
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False, "no DISPLAY is set"
+    info = cv2.getBuildInformation()
+    gui = [line for line in info.splitlines() if line.strip().startswith("GUI:")]
+    if gui and gui[0].split(":", 1)[1].strip().upper() in ("NONE", "NO", ""):
+        return False, "this OpenCV build has no GUI support (opencv-python-headless?)"
+    return True, ""
+
+
+class WindowSink:
+    """An OpenCV window; ``q`` or Esc asks the run to stop (``self.quit``)."""
+
+    def __init__(self, title: str = "streamcls"):
+        self.title = title
+        self.quit = False
+        cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
+
+    def write(self, image: np.ndarray, prediction: Prediction) -> None:
+        cv2.imshow(self.title, image)
+        key = cv2.waitKey(1) & 0xFF
+        if key in (ord("q"), 27):
+            self.quit = True
+
+    def close(self) -> None:
+        try:
+            cv2.destroyWindow(self.title)
+        except cv2.error:
+            pass
+
+    def __enter__(self) -> WindowSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,211 @@
+"""The capture thread: one per source, reading frames into a channel under a policy.
+
+Two policies, named rather than hidden:
+
+* ``BLOCK`` (files, image folders): a bounded queue; the thread waits when it
+  is full, so every decoded frame is processed, in order, exactly once.
+* ``LATEST`` (cameras, streams): a one-frame slot; a new frame replaces a
+  waiting one (counted as dropped), so a slow consumer never makes the picture
+  lag and latency stays bounded however long the stream runs.
+
+A live stream that drops or stalls is reopened with doubling delays; the
+frame index keeps counting, and the gap is logged and recorded.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+from streamcls.config import SourceConfig
+from streamcls.errors import EndOfStream, SourceError, SourceOpenError, StreamLost
+from streamcls.frames import Frame
+from streamcls.sources import FrameSource
+
+logger = logging.getLogger(__name__)
+
+END = object()  # the sentinel that closes a channel
+
+
+class CapturePolicy(enum.Enum):
+    BLOCK = "block"
+    LATEST = "latest"
+
+
+def choose_policy(config: SourceConfig, live: bool) -> CapturePolicy:
+    """``auto`` follows the source kind; ``realtime`` previews a file as if live."""
+    if config.policy != "auto":
+        return CapturePolicy(config.policy)
+    return CapturePolicy.LATEST if live or config.realtime else CapturePolicy.BLOCK
+
+
+class FrameChannel:
+    """The hand-off between a capture thread and its consumer, under one policy."""
+
+    def __init__(self, policy: CapturePolicy, capacity: int):
+        self.policy = policy
+        self.dropped = 0
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=capacity)
+        self._slot: list[object] = []
+        self._condition = threading.Condition()
+
+    def put(self, item: object, stop: threading.Event) -> bool:
+        """Hand over ``item``; False if ``stop`` was set while waiting for room."""
+        if self.policy is CapturePolicy.LATEST:
+            with self._condition:
+                if self._slot and self._slot[0] is not END:
+                    self.dropped += 1
+                    self._slot.clear()
+                if not self._slot:
+                    self._slot.append(item)
+                self._condition.notify()
+            return True
+        while not stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def get(self, timeout: float) -> object | None:
+        """The next item, ``END`` when closed, or ``None`` after ``timeout`` seconds."""
+        if self.policy is CapturePolicy.LATEST:
+            with self._condition:
+                if not self._slot:
+                    self._condition.wait(timeout)
+                return self._slot.pop(0) if self._slot else None
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        """Put the end sentinel (after any frame still waiting)."""
+        if self.policy is CapturePolicy.LATEST:
+            with self._condition:
+                if self._slot and self._slot[0] is END:
+                    return
+                # A frame still in the slot is kept: the sentinel goes after it.
+                self._slot.append(END)
+                self._condition.notify()
+            return
+        while True:
+            try:
+                self._queue.put(END, timeout=0.1)
+                return
+            except queue.Full:
+                try:  # the consumer is gone; make room so the sentinel always lands
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    pass
+
+    def depth(self) -> int:
+        if self.policy is CapturePolicy.LATEST:
+            return len(self._slot)
+        return self._queue.qsize()
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A stretch of time a live stream delivered nothing."""
+
+    source_id: str
+    started_at: float
+    ended_at: float | None  # None: never came back
+    last_index_before: int
+
+
+@dataclass
+class CaptureStats:
+    frames_read: int = 0
+    decode_seconds: float = 0.0
+    reconnects: int = 0
+
+
+class CaptureThread(threading.Thread):
+    """Reads ``source`` into ``channel`` until the end, an unrecoverable error, or ``stop``."""
+
+    def __init__(self, source: FrameSource, config: SourceConfig, channel: FrameChannel,
+                 stop: threading.Event, max_frames: int | None = None):
+        super().__init__(name=f"capture-{source.spec.source_id}", daemon=True)
+        self.source = source
+        self.config = config
+        self.channel = channel
+        self.stop_event = stop
+        self.max_frames = max_frames
+        self.stats = CaptureStats()
+        self.gaps: list[Gap] = []
+        self.error: SourceError | None = None
+
+    def run(self) -> None:
+        spec = self.source.spec
+        pace = self.config.realtime and self.source.fps and not spec.live
+        started = time.monotonic()
+        index = 0
+        try:
+            while not self.stop_event.is_set():
+                if self.max_frames is not None and index >= self.max_frames:
+                    break
+                decode_start = time.monotonic()
+                try:
+                    image, position_ms = self.source.read()
+                except EndOfStream:
+                    break
+                except StreamLost:
+                    if not self._reconnect(index - 1):
+                        break
+                    continue
+                now = time.monotonic()
+                self.stats.decode_seconds += now - decode_start
+                if pace:  # play a file at its native rate, to preview live behaviour
+                    due = started + index / self.source.fps
+                    if due > now:
+                        self.stop_event.wait(due - now)
+                        now = time.monotonic()
+                frame = Frame(image, spec.source_id, index, now, position_ms)
+                index += 1
+                self.stats.frames_read = index
+                if not self.channel.put(frame, self.stop_event):
+                    break
+        except SourceError as error:
+            self.error = error
+        except Exception as error:  # a bug or an OpenCV failure: report it, never hang the run
+            logger.exception("capture of %s failed", spec.source_id)
+            self.error = SourceError(f"capture of {spec.source_id} failed: {error}")
+        finally:
+            self.channel.close()
+
+    def _reconnect(self, last_index: int) -> bool:
+        """Reopen a dropped stream with doubling delays; False when retries run out."""
+        spec = self.source.spec
+        settings = self.config.reconnect
+        lost_at = time.monotonic()
+        delay = settings.initial_delay_s
+        for attempt in range(1, settings.attempts + 1):
+            logger.warning("%s: stream lost; reconnect attempt %d/%d in %.1f s",
+                           spec.source_id, attempt, settings.attempts, delay)
+            if self.stop_event.wait(delay):
+                return False
+            try:
+                self.source.reopen()
+            except SourceOpenError:
+                delay = min(delay * 2, settings.max_delay_s)
+                continue
+            back_at = time.monotonic()
+            self.gaps.append(Gap(spec.source_id, lost_at, back_at, last_index))
+            self.stats.reconnects += 1
+            logger.warning("%s: reconnected after a %.1f s gap (last frame before it: %d)",
+                           spec.source_id, back_at - lost_at, last_index)
+            return True
+        self.gaps.append(Gap(spec.source_id, lost_at, None, last_index))
+        self.error = StreamLost(
+            f"stream {spec.source_id} dropped and did not come back after "
+            f"{settings.attempts} reconnect attempts; outputs hold everything up to frame "
+            f"{last_index} (raise source.reconnect.attempts to wait longer)"
+        )
+        return False
