@@ -39,6 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("streamcls: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug: still one line, the traceback on request
+        if arguments.verbose:
+            logger.exception("internal error")
+        print(
+            f"streamcls: internal error: {type(error).__name__}: {error} "
+            f"(rerun with --verbose for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 70
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -113,6 +113,8 @@ class VideoSink:
     .mp4/.mov/.mkv, ``MJPG`` for .avi; ``self.codec`` says which one was used.
     Opened lazily at the first frame, whose size it keeps: later frames of
     another size (a stream reconnecting at a new resolution) are scaled to it.
+    MPEG-4 and H.264 need even sizes: an odd-sized frame gets one replicated
+    row/column at the bottom/right rather than losing one (said in the log).
     """
 
     def __init__(self, path: str | Path, fps: float | None, codec: str = "auto"):
@@ -123,7 +125,8 @@ class VideoSink:
         self.codec: str | None = None
         self.frames = 0
         self._writer: cv2.VideoWriter | None = None
-        self._size: tuple[int, int] | None = None
+        self._size: tuple[int, int] | None = None  # what the file holds
+        self._frame_size: tuple[int, int] | None = None  # what the first frame had
 
     def _candidates(self) -> list[str]:
         if self.requested_codec != "auto":
@@ -135,7 +138,13 @@ class VideoSink:
     def _open(self, width: int, height: int) -> None:
         from streamcls.quiet import quiet_native_stderr
 
+        self._frame_size = (width, height)
         for codec in self._candidates():
+            if codec != "MJPG" and (width % 2 or height % 2):
+                even = (width + width % 2, height + height % 2)
+                logger.info("%s: padding %dx%d frames to %dx%d (codec %s needs even sizes)",
+                            self.path, width, height, *even, codec)
+                width, height = even
             # FFmpeg prints a screenful when an encoder (often H.264) is missing; the
             # fallback is the answer, and self.codec reports which one was used.
             with quiet_native_stderr(enabled=self.requested_codec == "auto"):
@@ -157,8 +166,11 @@ class VideoSink:
         height, width = image.shape[:2]
         if self._writer is None:
             self._open(width, height)
-        if (width, height) != self._size:
-            image = cv2.resize(image, self._size, interpolation=cv2.INTER_LINEAR)
+        if (width, height) != self._frame_size:
+            image = cv2.resize(image, self._frame_size, interpolation=cv2.INTER_LINEAR)
+        if self._frame_size != self._size:
+            pad_width, pad_height = (a - b for a, b in zip(self._size, self._frame_size))  # type: ignore[arg-type]
+            image = cv2.copyMakeBorder(image, 0, pad_height, 0, pad_width, cv2.BORDER_REPLICATE)
         self._writer.write(image)  # type: ignore[union-attr]
         self.frames += 1
 

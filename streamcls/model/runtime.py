@@ -7,6 +7,7 @@ Importing TensorFlow takes seconds, so nothing imports it at module level:
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from streamcls.errors import DeviceError

@@ -53,6 +53,7 @@ class VideoSource:
             capture.release()
             raise SourceOpenError(self._open_failure())
         self._capture = capture
+        self._decoded = 0
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else None
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -90,7 +91,16 @@ class VideoSource:
             if self.spec.kind == "stream":
                 raise StreamLost(f"stream {self.spec.source_id} stopped delivering frames")
             raise EndOfStream()
-        position = self._capture.get(cv2.CAP_PROP_POS_MSEC) if self.spec.kind == "file" else None
+        position = None
+        if self.spec.kind == "file":
+            # CAP_PROP_POS_MSEC is unreliable in real files (the shared AVI steps 40 ms at
+            # 50 fps and jumps back to 0): use the frame rate, which is also the timeline
+            # of the annotated video, and the decoder's clock only when the rate is unknown.
+            if self.fps:
+                position = self._decoded * 1000.0 / self.fps
+            else:
+                position = self._capture.get(cv2.CAP_PROP_POS_MSEC)
+        self._decoded += 1
         return image, position
 
     def reopen(self) -> None:
