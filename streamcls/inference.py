@@ -53,17 +53,19 @@ def put_until_stopped(target: queue.Queue, item: object, stop: threading.Event) 
     return False
 
 
-def force_put(target: queue.Queue, item: object) -> None:
-    """Put a sentinel even into a full queue nobody drains any more."""
+def force_put(target: queue.Queue, item: object, stop: threading.Event) -> None:
+    """Put the end sentinel: wait for room while the run goes on (a slow consumer
+    still gets every item), make room only once the run is stopping."""
     while True:
         try:
             target.put(item, timeout=0.1)
             return
         except queue.Full:
-            try:
-                target.get_nowait()
-            except queue.Empty:
-                pass
+            if stop.is_set():
+                try:
+                    target.get_nowait()
+                except queue.Empty:
+                    pass
 
 
 class PreprocessThread(threading.Thread):
@@ -92,7 +94,7 @@ class PreprocessThread(threading.Thread):
             logger.exception("preprocessing failed")
             self.error = error
         finally:
-            force_put(self.output, END)
+            force_put(self.output, END, self.stop_event)
 
 
 class BatchThread(threading.Thread):
@@ -118,7 +120,7 @@ class BatchThread(threading.Thread):
             logger.exception("inference failed")
             self.error = error
         finally:
-            force_put(self.output, END)
+            force_put(self.output, END, self.stop_event)
 
     def _collect(self) -> tuple[list[Prepared], bool]:
         """Up to batch_size items, waiting at most max_wait after the first."""

@@ -160,3 +160,13 @@ def test_smoothing_is_a_moving_average():
         prediction = postprocessor.predict(Classified(frame, np.array(vector, np.float32), 0, 0, 0, 1))
         scores.append((prediction.smoothed_label, round(prediction.smoothed_score, 4)))
     assert scores == [("a", 1.0), ("a", 0.5), ("b", 0.6667), ("b", 1.0)]
+
+
+def test_a_slow_consumer_still_gets_the_last_frames():
+    """End of stream with full queues: the sentinel waits, no result is discarded."""
+    with Pipeline(config(batch_size=2), classifier=FakeClassifier(batch_size=2), source=FakeSource(12)) as pipeline:
+        indices = []
+        for prediction in pipeline:
+            time.sleep(0.05)  # let every queue fill up behind us
+            indices.append(prediction.frame_index)
+    assert indices == list(range(12))

@@ -84,8 +84,8 @@ class FrameChannel:
         except queue.Empty:
             return None
 
-    def close(self) -> None:
-        """Put the end sentinel (after any frame still waiting)."""
+    def close(self, stop: threading.Event) -> None:
+        """Put the end sentinel after any frame still waiting (see ``force_put``)."""
         if self.policy is CapturePolicy.LATEST:
             with self._condition:
                 if self._slot and self._slot[0] is END:
@@ -99,10 +99,11 @@ class FrameChannel:
                 self._queue.put(END, timeout=0.1)
                 return
             except queue.Full:
-                try:  # the consumer is gone; make room so the sentinel always lands
-                    self._queue.get_nowait()
-                except queue.Empty:
-                    pass
+                if stop.is_set():  # the run is stopping: nobody waits for these frames
+                    try:
+                        self._queue.get_nowait()
+                    except queue.Empty:
+                        pass
 
     def depth(self) -> int:
         if self.policy is CapturePolicy.LATEST:
@@ -178,7 +179,7 @@ class CaptureThread(threading.Thread):
             logger.exception("capture of %s failed", spec.source_id)
             self.error = SourceError(f"capture of {spec.source_id} failed: {error}")
         finally:
-            self.channel.close()
+            self.channel.close(self.stop_event)
 
     def _reconnect(self, last_index: int) -> bool:
         """Reopen a dropped stream with doubling delays; False when retries run out."""
