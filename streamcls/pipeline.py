@@ -75,11 +75,15 @@ class Pipeline:
         classifier: an already built classifier (tests, benchmarks, several runs
             sharing one model); by default it is loaded from ``config.model``.
         source: an already opened source (tests); by default ``config.source``.
+        render_overlay: draw the overlay even without a video or window sink
+            (benchmarks, callers that want ``last_image``).
     """
 
     def __init__(self, config: Config, classifier: BatchClassifier | None = None,
-                 source: FrameSource | None = None):
+                 source: FrameSource | None = None, render_overlay: bool = False):
         self.config = config
+        self.render_overlay = render_overlay
+        self.last_image = None
         self._classifier = classifier
         self._source = source
         self._stop = threading.Event()
@@ -201,8 +205,9 @@ class Pipeline:
         self._rate.tick()
         after_post = time.monotonic()
         image = classified.frame.image
-        if self.video is not None or self.window is not None:
+        if self.render_overlay or self.video is not None or self.window is not None:
             image = render(image, prediction, self._rate.rate())
+            self.last_image = image
         after_overlay = time.monotonic()
         for sink in self._sinks:
             sink.write(image, prediction)
