@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cli import streamcls
 from videos import decode_all, write_video
 
 from streamcls.config import Config, HeadConfig, InferenceConfig, InputSize, ModelConfig, OutputConfig, PostprocessConfig, SourceConfig
@@ -21,12 +20,6 @@ from streamcls.preprocess import preprocess_batch
 
 SHARED_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "media" / "walkers-720p.avi"
 MODEL_FLAGS = ["--weights", "none", "--alpha", "0.25", "--input-size", "32x48", "--no-display"]
-
-
-def streamcls(*arguments, timeout=300):
-    environment = {**os.environ, "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
-    return subprocess.run([sys.executable, "-m", "streamcls", *arguments], capture_output=True,
-                          text=True, timeout=timeout, env=environment)
 
 
 def records(path: Path) -> list[dict]:
