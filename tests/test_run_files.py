@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +165,36 @@ def test_video_sink_pads_odd_frames_and_scales_a_size_change(tmp_path):
     assert [frame.shape for frame in frames] == [(62, 98, 3)] * 4
     assert [int(np.median(frame)) for frame in frames] == pytest.approx([50, 100, 150, 200], abs=6)  # lossy codec
     assert cv2.VideoCapture(str(tmp_path / "odd.mp4")).get(cv2.CAP_PROP_FPS) == 10
+
+
+def test_missing_camera_is_a_one_line_error():
+    result = streamcls("run", "--source", "9", *MODEL_FLAGS)
+    assert result.returncode == 5, result.stderr
+    assert "streamcls: error: camera 9 cannot be opened" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sigterm_mid_run_leaves_complete_outputs(tmp_path):
+    import signal
+    import time
+
+    video = write_video(tmp_path / "long.mp4", 400, fps=25)
+    environment = {**os.environ, "https_proxy": "http://127.0.0.1:9"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamcls", "run", "--source", str(video), *MODEL_FLAGS, "--realtime",
+         "--predictions", str(tmp_path / "p.jsonl"), "--output-video", str(tmp_path / "out.mp4")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until records are being written
+        if (tmp_path / "p.jsonl").exists() and (tmp_path / "p.jsonl").stat().st_size > 2000:
+            break
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130, stderr
+    rows = records(tmp_path / "p.jsonl")  # every line parses: none half-written
+    assert 0 < len(rows) < 400
+    indices = [row["frame_index"] for row in rows]
+    assert indices == sorted(set(indices))
+    assert 0 < len(decode_all(tmp_path / "out.mp4")) <= 400  # the video was closed playable
+    assert "interrupted" in stdout
