@@ -42,7 +42,8 @@ def describe(loaded: LoadedModel) -> dict[str, Any]:
     total = int(model.count_params())
     classes = list(spec.classes)
     return {
-        "backbone": f"MobileNet (keras.applications, include_top=False, pooling={spec.pooling})",
+        "backbone": "MobileNet (keras.applications, include_top=False, "
+        + ("pooling in the top)" if spec.head == "imagenet" else f"pooling={spec.pooling})"),
         "alpha": spec.alpha,
         "input_size": str(spec.input_size),
         "head": (
