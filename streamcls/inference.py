@@ -20,6 +20,7 @@ import numpy as np
 
 from streamcls.frames import Classified, Frame
 from streamcls.preprocess import PreprocessSpec, preprocess
+from streamcls.queues import force_put, put_until_stopped
 from streamcls.sources.capture import END, FrameChannel
 
 logger = logging.getLogger(__name__)
@@ -40,32 +41,6 @@ class Prepared:
     image: np.ndarray
     preprocess_ms: float
     ready_at: float
-
-
-def put_until_stopped(target: queue.Queue, item: object, stop: threading.Event) -> bool:
-    """Put into a bounded queue, giving up when ``stop`` is set (no thread hangs on a full queue)."""
-    while not stop.is_set():
-        try:
-            target.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
-def force_put(target: queue.Queue, item: object, stop: threading.Event) -> None:
-    """Put the end sentinel: wait for room while the run goes on (a slow consumer
-    still gets every item), make room only once the run is stopping."""
-    while True:
-        try:
-            target.put(item, timeout=0.1)
-            return
-        except queue.Full:
-            if stop.is_set():
-                try:
-                    target.get_nowait()
-                except queue.Empty:
-                    pass
 
 
 class PreprocessThread(threading.Thread):

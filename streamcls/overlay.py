@@ -21,7 +21,7 @@ def render(image: np.ndarray, prediction: Prediction, fps: float | None) -> np.n
     scale = max(0.35, height / 720 * 0.8)
     thickness = max(1, round(scale * 2))
     lines = [f"{label} {score:.0%}" for label, score in prediction.top_k]
-    lines[0] = f"{prediction.label} {prediction.score:.0%}" if prediction.label != prediction.top_k[0][0] else lines[0]
+    lines[0] = f"{prediction.label} {prediction.score:.0%}"  # "unknown" below the threshold
     if prediction.smoothed_label is not None:
         lines.append(f"smoothed: {prediction.smoothed_label}")
     status = f"{fps:.1f} fps  " if fps else ""

@@ -7,6 +7,7 @@ video, whole JSON lines), which is what a Ctrl-C or a dropped stream relies on.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
@@ -99,8 +100,6 @@ class PredictionsSink:
 
 
 def _csv_line(values: list[object]) -> str:
-    import io
-
     buffer = io.StringIO()
     csv.writer(buffer).writerow(["" if value is None else value for value in values])
     return buffer.getvalue()

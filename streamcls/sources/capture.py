@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from streamcls.config import SourceConfig
 from streamcls.errors import EndOfStream, SourceError, SourceOpenError, StreamLost
 from streamcls.frames import Frame
+from streamcls.queues import force_put, put_until_stopped
 from streamcls.sources import FrameSource
 
 logger = logging.getLogger(__name__)
@@ -64,13 +65,7 @@ class FrameChannel:
                     self._slot.append(item)
                 self._condition.notify()
             return True
-        while not stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_until_stopped(self._queue, item, stop)
 
     def get(self, timeout: float) -> object | None:
         """The next item, ``END`` when closed, or ``None`` after ``timeout`` seconds."""
@@ -94,16 +89,7 @@ class FrameChannel:
                 self._slot.append(END)
                 self._condition.notify()
             return
-        while True:
-            try:
-                self._queue.put(END, timeout=0.1)
-                return
-            except queue.Full:
-                if stop.is_set():  # the run is stopping: nobody waits for these frames
-                    try:
-                        self._queue.get_nowait()
-                    except queue.Empty:
-                        pass
+        force_put(self._queue, END, stop)
 
     def depth(self) -> int:
         if self.policy is CapturePolicy.LATEST:
