@@ -57,6 +57,10 @@ class StreamLost(SourceError):
     """A live stream stopped delivering frames (dropped, stalled) and could not be reopened."""
 
 
+class SourceTruncated(SourceError):
+    """A file ended well before the frames its header announces: processed up to the damage."""
+
+
 class SinkError(StreamclsError):
     """An output (video file, predictions file, window) cannot be written."""
 

@@ -34,7 +34,8 @@ from streamcls.inference import BatchClassifier, BatchThread, PreprocessThread
 from streamcls.metrics import SlidingRate, StageClock
 from streamcls.overlay import render
 from streamcls.postprocess import Postprocessor
-from streamcls.sinks import PredictionsSink, VideoSink, WindowSink, display_available
+from streamcls.show import WindowSink, display_available
+from streamcls.sinks import PredictionsSink, VideoSink
 from streamcls.sources import FrameSource, open_source
 from streamcls.sources.capture import END, CaptureThread, FrameChannel, Gap, choose_policy
 
@@ -183,7 +184,7 @@ class Pipeline:
             prediction = self._emit(item)
             yield prediction
             if self.window is not None and self.window.quit:
-                logger.info("window closed with q/Esc: stopping")
+                logger.info("window closed (q, Esc or its close button): stopping")
                 break
         self._finished_at = time.monotonic()
         self._stop.set()

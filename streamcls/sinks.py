@@ -1,4 +1,4 @@
-"""Where predictions go: a window, an annotated video, a JSON Lines / CSV file.
+"""Where predictions go: an annotated video, a JSON Lines / CSV file (the window: ``show.py``).
 
 Each sink is a context manager; closing it leaves a complete file (a playable
 video, whole JSON lines), which is what a Ctrl-C or a dropped stream relies on.
@@ -179,46 +179,6 @@ class VideoSink:
             self._writer = None
 
     def __enter__(self) -> VideoSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def display_available() -> tuple[bool, str]:
-    """Whether a window can be shown, and why not."""
-    import sys
-
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return False, "no DISPLAY is set"
-    info = cv2.getBuildInformation()
-    gui = [line for line in info.splitlines() if line.strip().startswith("GUI:")]
-    if gui and gui[0].split(":", 1)[1].strip().upper() in ("NONE", "NO", ""):
-        return False, "this OpenCV build has no GUI support (opencv-python-headless?)"
-    return True, ""
-
-
-class WindowSink:
-    """An OpenCV window; ``q`` or Esc asks the run to stop (``self.quit``)."""
-
-    def __init__(self, title: str = "streamcls"):
-        self.title = title
-        self.quit = False
-        cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
-
-    def write(self, image: np.ndarray, prediction: Prediction) -> None:
-        cv2.imshow(self.title, image)
-        key = cv2.waitKey(1) & 0xFF
-        if key in (ord("q"), 27):
-            self.quit = True
-
-    def close(self) -> None:
-        try:
-            cv2.destroyWindow(self.title)
-        except cv2.error:
-            pass
-
-    def __enter__(self) -> WindowSink:
         return self
 
     def __exit__(self, *exc: object) -> None:

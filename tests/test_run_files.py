@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -100,16 +101,35 @@ def test_bad_sources_are_one_line_errors(tmp_path, name, content, status, messag
     assert "Traceback" not in result.stderr
 
 
-def test_truncated_file_is_processed_up_to_the_damage(tmp_path):
-    video = write_video(tmp_path / "clip.avi", 40, codec="MJPG")
+@pytest.mark.parametrize("name, codec", [("clip.avi", "MJPG"), ("clip.mkv", "mp4v")])
+def test_truncated_file_is_processed_up_to_the_damage_then_reported(tmp_path, name, codec):
+    video = write_video(tmp_path / name, 40, codec=codec)
     data = video.read_bytes()
-    cut = tmp_path / "cut.avi"
+    cut = tmp_path / f"cut{video.suffix}"
     cut.write_bytes(data[: len(data) // 2])
     decodable = len(decode_all(cut))
     assert 0 < decodable < 40
-    result = streamcls("run", "--source", str(cut), *MODEL_FLAGS, "--predictions", str(tmp_path / "p.jsonl"))
-    assert result.returncode == 0, result.stderr
+    result = streamcls("run", "--source", str(cut), *MODEL_FLAGS, "--predictions", str(tmp_path / "p.jsonl"),
+                       "--output-video", str(tmp_path / "out.avi"))
+    assert result.returncode == 5, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("streamcls: error:")]
+    assert len(errors) == 1 and f"ended after {decodable} of the 40 frames" in errors[0], result.stderr
+    assert "truncated" in errors[0] and "Traceback" not in result.stderr
     assert [row["frame_index"] for row in records(tmp_path / "p.jsonl")] == list(range(decodable))
+    assert len(decode_all(tmp_path / "out.avi")) == decodable  # closed and playable
+    assert f"{decodable} read, {decodable} processed" in result.stdout
+
+
+def test_valid_container_with_no_frames_is_a_one_line_error(tmp_path):
+    import cv2
+
+    path = tmp_path / "none.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 48))
+    writer.release()  # a well-formed AVI header, no frames
+    assert path.stat().st_size > 0 and cv2.VideoCapture(str(path)).isOpened()
+    result = streamcls("run", "--source", str(path), *MODEL_FLAGS)
+    assert result.returncode == 5, result.stderr
+    assert "holds no decodable frame (0 frames)" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_missing_output_folder_fails_before_the_model_loads(tmp_path):
@@ -144,14 +164,20 @@ def test_predictions_equal_plain_keras(tmp_path):
 
 @pytest.mark.skipif(not SHARED_VIDEO.is_file(), reason="the shared recording ../shared/media/walkers-720p.avi is absent")
 def test_real_recording_whose_header_lies(tmp_path):
+    """The AVI holds two packets per picture: its header says 682 frames at 50 fps, it has 341 at 25."""
+    import cv2
+
     result = streamcls("run", "--source", str(SHARED_VIDEO), *MODEL_FLAGS, "--batch-size", "8",
-                       "--predictions", str(tmp_path / "p.jsonl"))
+                       "--predictions", str(tmp_path / "p.jsonl"), "--output-video", str(tmp_path / "out.mp4"))
     assert result.returncode == 0, result.stderr
     rows = records(tmp_path / "p.jsonl")
-    assert [row["frame_index"] for row in rows] == list(range(341))  # the header claims 682
+    assert [row["frame_index"] for row in rows] == list(range(341))
     positions = [row["position_ms"] for row in rows]
-    assert positions[:3] == [0.0, 20.0, 40.0]  # 50 fps
-    assert positions == sorted(positions)
+    assert positions[:3] == [0.0, 40.0, 80.0]  # the timestamps' 25 fps, not the header's 50
+    assert positions[-1] == pytest.approx(13600.0)  # ffprobe: 13.64 s long
+    output = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    assert output.get(cv2.CAP_PROP_FPS) == 25  # plays at the real speed, not twice as fast
+    assert int(output.get(cv2.CAP_PROP_FRAME_COUNT)) == 341
 
 
 def test_video_sink_pads_odd_frames_and_scales_a_size_change(tmp_path):
@@ -202,3 +228,16 @@ def test_sigterm_mid_run_leaves_complete_outputs(tmp_path):
     assert indices == sorted(set(indices))
     assert 0 < len(decode_all(tmp_path / "out.mp4")) <= 400  # the video was closed playable
     assert "interrupted" in stdout
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine may have a GPU")
+def test_device_choice_reaches_the_run(tmp_path):
+    video = write_video(tmp_path / "clip.mp4", 3)
+    result = streamcls("run", "--source", str(video), *MODEL_FLAGS, "--device", "gpu")
+    assert result.returncode == 4, result.stderr  # this machine has no GPU
+    errors = [line for line in result.stderr.splitlines() if line.startswith("streamcls: error:")]
+    assert len(errors) == 1 and "device 'gpu' was requested but TensorFlow sees no GPU" in errors[0]
+    assert "--device cpu" in errors[0] and "Traceback" not in result.stderr
+    result = streamcls("run", "--source", str(video), *MODEL_FLAGS, "--device", "auto")
+    assert result.returncode == 0, result.stderr
+    assert "device /CPU:0" in result.stdout  # auto fell back to the CPU, and says so

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
+import statistics
+from collections import deque
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from streamcls.errors import EndOfStream, SourceOpenError, StreamLost
+from streamcls.errors import EndOfStream, SourceOpenError, SourceTruncated, StreamLost
 from streamcls.sources import SourceSpec
 
 logger = logging.getLogger(__name__)
+
+# Frames decoded at open to check a file really decodes and to read its frame rate off
+# the decoder's timestamps; they are kept and served first, never decoded twice.
+PROBE_FRAMES = 10
 
 
 class VideoSource:
@@ -20,6 +26,13 @@ class VideoSource:
     Streams are opened through FFmpeg with open and read timeouts, so an
     unreachable URL fails within ``open_timeout_s`` and a stalled one is noticed
     within ``read_timeout_s`` instead of hanging.
+
+    Files are not taken at their header's word. ``CAP_PROP_FPS`` reports the
+    container's average packet rate, which for some AVIs (the shared recording:
+    two packets per picture) is twice the picture rate, and the frame count is
+    in the same units. The first frames' timestamps give the real rate, which
+    then scales the count; a file that ends well short of that count is reported
+    as truncated once every frame before the damage has been delivered.
     """
 
     def __init__(self, spec: SourceSpec, open_timeout_s: float = 10.0, read_timeout_s: float = 5.0):
@@ -27,6 +40,7 @@ class VideoSource:
         self._open_timeout_ms = int(open_timeout_s * 1000)
         self._read_timeout_ms = int(read_timeout_s * 1000)
         self._capture: cv2.VideoCapture | None = None
+        self._probed: deque[tuple[np.ndarray, float]] = deque()  # (image, decoder ms)
         self.fps: float | None = None
         self.frame_count_hint: int | None = None
         self.frame_size: tuple[int, int] | None = None
@@ -58,6 +72,35 @@ class VideoSource:
         self.fps = fps if 0 < fps < 1000 else None
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         self.frame_count_hint = count if spec.kind == "file" and count > 0 else None
+        if spec.kind == "file":
+            self._probe()
+
+    def _probe(self) -> None:
+        """Decode the first frames: a file with none fails now; their timestamps fix the rate."""
+        assert self._capture is not None
+        timestamps = []
+        while len(self._probed) < PROBE_FRAMES:
+            ok, image = self._capture.read()
+            if not ok or image is None:
+                break
+            timestamps.append(self._capture.get(cv2.CAP_PROP_POS_MSEC))
+            self._probed.append((image, timestamps[-1]))
+        if not self._probed:
+            self.close()
+            raise SourceOpenError(
+                f"{self.spec.uri!r} opens as a video but holds no decodable frame (0 frames); "
+                f"check that the recording finished, or re-encode it (ffmpeg -i IN -c:v libx264 OUT.mp4)"
+            )
+        steps = [later - earlier for earlier, later in zip(timestamps, timestamps[1:]) if later > earlier]
+        if len(steps) < 3 or self.fps is None:
+            return
+        measured = 1000.0 / statistics.median(steps)
+        if abs(measured - self.fps) / self.fps > 0.05:
+            logger.info("%s: header says %.3g fps but frames are %.1f ms apart: using %.3g fps",
+                        self.spec.source_id, self.fps, 1000.0 / measured, measured)
+            if self.frame_count_hint:
+                self.frame_count_hint = round(self.frame_count_hint * measured / self.fps)
+            self.fps = measured
 
     def _open_failure(self) -> str:
         spec = self.spec
@@ -86,22 +129,41 @@ class VideoSource:
         """
         if self._capture is None:
             raise EndOfStream()
-        ok, image = self._capture.read()
+        if self._probed:
+            image, decoder_ms = self._probed.popleft()
+            ok = True
+        else:
+            ok, image = self._capture.read()
+            decoder_ms = self._capture.get(cv2.CAP_PROP_POS_MSEC)
         if not ok or image is None:
             if self.spec.kind == "stream":
                 raise StreamLost(f"stream {self.spec.source_id} stopped delivering frames")
+            self._check_complete()
             raise EndOfStream()
         position = None
         if self.spec.kind == "file":
-            # CAP_PROP_POS_MSEC is unreliable in real files (the shared AVI steps 40 ms at
-            # 50 fps and jumps back to 0): use the frame rate, which is also the timeline
-            # of the annotated video, and the decoder's clock only when the rate is unknown.
+            # The frame rate (checked against the timestamps in _probe) is also the timeline
+            # of the annotated video, so positions match it; the decoder's clock only when
+            # the rate is unknown. The decoder's clock reads 0 again after the last frame.
             if self.fps:
                 position = self._decoded * 1000.0 / self.fps
             else:
-                position = self._capture.get(cv2.CAP_PROP_POS_MSEC)
+                position = decoder_ms
         self._decoded += 1
         return image, position
+
+    def _check_complete(self) -> None:
+        """Raise ``SourceTruncated`` when a file ended well short of its announced length."""
+        expected = self.frame_count_hint
+        if self.spec.kind != "file" or not expected:
+            return
+        # Counts derived from duration x rate can be a frame or two off; damage is not.
+        if self._decoded < expected - max(2, expected // 50):
+            raise SourceTruncated(
+                f"{self.spec.uri!r} ended after {self._decoded} of the {expected} frames its header "
+                f"announces: the file is truncated or damaged from there; the {self._decoded} frames "
+                f"before it were processed and written (re-copy or repair the file for the rest)"
+            )
 
     def reopen(self) -> None:
         """Close and open again (after a dropped stream). Raises ``SourceOpenError``."""
@@ -109,6 +171,7 @@ class VideoSource:
         self._open()
 
     def close(self) -> None:
+        self._probed.clear()
         if self._capture is not None:
             self._capture.release()
             self._capture = None
