@@ -1,0 +1,1 @@
+"""``streamcls bench``: sweep input size x batch size x backend, report, recommend."""
