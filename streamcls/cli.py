@@ -97,9 +97,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--realtime", action="store_true",
                      help="play a file at its native rate under the live (drop stale frames) policy")
     run.add_argument("--device", choices=["auto", "cpu", "gpu"], default=None)
+    _add_backend_flags(run)
     run.add_argument("--json-summary", help="also write the run summary as JSON here")
     run.set_defaults(handler=_run)
     return parser
+
+
+def _add_backend_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=["keras", "tflite", "tflite-float16", "tflite-dynamic", "tflite-int8"],
+                        help="inference runtime (default keras); tflite* convert once and cache")
+    parser.add_argument("--threads", type=int, help="LiteRT interpreter threads (default: all cores)")
+    parser.add_argument("--calibration", help="int8: a video or image folder to calibrate on "
+                                              "(default: the source, when it is a file or folder)")
 
 
 def _add_model_flags(parser: argparse.ArgumentParser) -> None:
@@ -143,6 +152,9 @@ def _config_from(arguments: argparse.Namespace) -> Any:
         "output_video": "output.video",
         "predictions": "output.predictions",
         "max_frames": "output.max_frames",
+        "backend": "inference.backend",
+        "threads": "inference.threads",
+        "calibration": "inference.calibration",
     }
     for flag, key in run_flags.items():
         if getattr(arguments, flag, None) is not None:

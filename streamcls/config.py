@@ -144,6 +144,12 @@ class InferenceConfig:
     batch_size: int = 8
     max_batch_wait_ms: float = 20.0
     device: Literal["auto", "cpu", "gpu"] = "auto"
+    # keras: the compiled Keras model. tflite*: the same model converted for the LiteRT
+    # interpreter (XNNPACK, CPU): float32, float16 weights, dynamic-range or full int8.
+    backend: Literal["keras", "tflite", "tflite-float16", "tflite-dynamic", "tflite-int8"] = "keras"
+    threads: int | None = None  # LiteRT interpreter threads; None: every core this process may use
+    calibration: str | None = None  # int8: a video or image folder; None: the run's own file source
+    calibration_frames: int = 200
 
 
 @dataclass(frozen=True)
@@ -375,6 +381,9 @@ def _check(instance: Any, path: str) -> Any:
     if isinstance(instance, InferenceConfig):
         _in_range(where("batch_size"), instance.batch_size, 1, 1024)
         _in_range(where("max_batch_wait_ms"), instance.max_batch_wait_ms, 0, 10_000)
+        if instance.threads is not None:
+            _in_range(where("threads"), instance.threads, 1, 256)
+        _in_range(where("calibration_frames"), instance.calibration_frames, 10, 100_000)
     if isinstance(instance, PostprocessConfig):
         _in_range(where("top_k"), instance.top_k, 1, 1000)
         _in_range(where("threshold"), instance.threshold, 0.0, 1.0)

@@ -133,7 +133,7 @@ class Pipeline:
                 self.notes.append(f"no window: {reason}; carrying on headless")
                 logger.warning("no window: %s; carrying on headless", reason)
         if self._classifier is None:
-            self._classifier = _load_classifier(config)
+            self._classifier = _load_classifier(config, source)
         classifier = self._classifier
         self.labels: tuple[str, ...] = classifier.spec.classes  # type: ignore[attr-defined]
         self.postprocessor = Postprocessor(self.labels, config.postprocess)
@@ -279,14 +279,13 @@ class Pipeline:
         )
 
 
-def _load_classifier(config: Config) -> Any:
-    from streamcls.model.classify import Classifier
+def _load_classifier(config: Config, source: Any) -> Any:
+    from streamcls.model.backends import build_classifier_for
     from streamcls.model.load import load_model
 
-    classifier = Classifier.from_loaded(
-        load_model(config.model), batch_size=config.inference.batch_size, device=config.inference.device
-    )
-    classifier.warm_up()
+    # int8 calibrates on the run's own frames when it is a file or folder and none were named.
+    own_frames = None if source.spec.live else config.source.uri
+    classifier, _agreement = build_classifier_for(load_model(config.model), config.inference, own_frames)
     return classifier
 
 

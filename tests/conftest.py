@@ -17,6 +17,22 @@ def keras_home(tmp_path_factory, monkeypatch):
     return home
 
 
+@pytest.fixture(autouse=True)
+def streamcls_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own empty conversion cache."""
+    folder = tmp_path_factory.mktemp("streamcls_cache")
+    monkeypatch.setenv("STREAMCLS_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def toy_bundle(tmp_path_factory):
+    """(LoadedModel, bundle path) of a classifier that has learned the toy set; trained once per session."""
+    from trained import train_toy_bundle
+
+    return train_toy_bundle(tmp_path_factory.mktemp("toy_bundle"))
+
+
 @pytest.fixture
 def offline(monkeypatch):
     """Make Keras' downloader fail the way it does without network; record what was asked."""

@@ -7,25 +7,13 @@ import json
 import numpy as np
 import pytest
 from toyset import CLASSES, toy_images
-from weightfiles import calibrate_batch_norm
+from trained import fresh
 
 from streamcls.config import HeadConfig, InputSize, ModelConfig, PreprocessConfig
 from streamcls.errors import BundleError, ConfigError, WeightsError
 from streamcls.model.bundle import MANIFEST, WEIGHTS, load_bundle, save_bundle
 from streamcls.model.load import load_model
 from streamcls.preprocess import PreprocessSpec, preprocess_batch
-
-
-def fresh(height=96, width=96, **changes):
-    config = ModelConfig(
-        alpha=0.25,
-        input_size=InputSize(height, width),
-        weights="none",
-        head=HeadConfig(kind="dense", classes=CLASSES),
-        preprocess=PreprocessConfig(interpolation="area", resize_mode="center_crop"),
-        **changes,
-    )
-    return load_model(config)
 
 
 def assert_same_weights(first, second):
@@ -36,22 +24,8 @@ def assert_same_weights(first, second):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A classifier trained on the toy set at 96x96, saved as a bundle.
-
-    No pretrained backbone can be had offline, and a random frozen one gives
-    features too weak for a head, so the whole toy network is trained.
-    """
-    import keras
-
-    loaded = fresh(freeze_backbone=False)
-    images, labels = toy_images(150, seed=0)
-    inputs = preprocess_batch(images, PreprocessSpec(loaded.spec.input_size, loaded.spec.preprocess))
-    loaded.model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
-    loaded.model.fit(inputs, labels, epochs=15, batch_size=16, verbose=0)
-    calibrate_batch_norm(loaded.model.get_layer("backbone"), inputs)
-    path = save_bundle(loaded.model, loaded.spec, tmp_path_factory.mktemp("b") / "toy", {"note": "toy"})
-    return loaded, path
+def trained(toy_bundle):
+    return toy_bundle
 
 
 def test_round_trip_keeps_everything(trained):
