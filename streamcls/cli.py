@@ -86,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", choices=["auto", "cpu", "gpu"], default=None)
     bench.set_defaults(handler=_model_bench)
 
+    sweep = commands.add_parser("bench", help="sweep input size x batch size x backend: fps, latency, accuracy, a recommendation")
+    _add_model_flags(sweep)
+    from streamcls.benchmark.command import add_arguments
+
+    add_arguments(sweep)
+    sweep.set_defaults(handler=_bench)
+
     run = commands.add_parser("run", help="classify a camera, video file, stream or image folder")
     _add_model_flags(run)
     run.add_argument("--source", help="camera index (0), video file, rtsp:// or http(s):// URL, image folder or glob")
@@ -234,6 +241,13 @@ def _model_bench(arguments: argparse.Namespace) -> int:
             f"{point.predict_images_per_second:>14.1f} {point.speedup:>7.2f}x"
         )
     return 0
+
+
+def _bench(arguments: argparse.Namespace) -> int:
+    from streamcls.benchmark.command import bench
+
+    config = _config_from(arguments)
+    return bench(arguments, config)
 
 
 def _parse_counts(text: str, flag: str) -> list[int]:

@@ -52,7 +52,8 @@ def write_plot(path: str | Path, points: Sequence[BenchPoint],
         draw_throughput(axes[0][0], points)
         if with_accuracy:
             draw_accuracy(axes[0][1], with_accuracy, pareto)
-        devices = ", ".join(sorted({point.device for point in points})) or "no points"
+        # "/CPU:0 (LiteRT int8, XNNPACK, 2 threads)" -> "/CPU:0": the backends are in the legend.
+        devices = ", ".join(sorted({point.device.split(" (")[0] for point in points})) or "no points"
         figure.suptitle(f"streamcls bench ({devices})")
         figure.tight_layout()
         figure.savefig(path, dpi=DPI, format="png")
