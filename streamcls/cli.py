@@ -93,6 +93,16 @@ def _parser() -> argparse.ArgumentParser:
     add_arguments(sweep)
     sweep.set_defaults(handler=_bench)
 
+    export = commands.add_parser("export", help="write a classifier as TFLite or SavedModel, with its labels")
+    export.add_argument("model_path", metavar="BUNDLE", help="a bundle folder, or 'imagenet'")
+    _add_model_flags(export)
+    export.add_argument("--format", dest="export_format", choices=["tflite", "saved_model"], required=True)
+    export.add_argument("--quantize", default="float32", choices=["float32", "float16", "dynamic", "int8"])
+    export.add_argument("--calibration", help="int8: a video or image folder with frames like the real ones")
+    export.add_argument("--calibration-frames", type=int, default=200)
+    export.add_argument("--output", required=True, help="the folder to write (model, labels.txt, manifest)")
+    export.set_defaults(handler=_export)
+
     run = commands.add_parser("run", help="classify a camera, video file, stream or image folder")
     _add_model_flags(run)
     run.add_argument("--source", help="camera index (0), video file, rtsp:// or http(s):// URL, image folder or glob")
@@ -240,6 +250,31 @@ def _model_bench(arguments: argparse.Namespace) -> int:
             f"{point.compiled_images_per_second:>15.1f} {point.compiled_spread:>6.0%} "
             f"{point.predict_images_per_second:>14.1f} {point.speedup:>7.2f}x"
         )
+    return 0
+
+
+def _export(arguments: argparse.Namespace) -> int:
+    if arguments.model is not None:
+        raise ConfigError("export takes the model as its first argument (BUNDLE or imagenet); drop --model")
+    arguments.model = arguments.model_path
+    config = _config_from(arguments)
+    from streamcls.model.export import export_model
+    from streamcls.model.load import load_model
+
+    if arguments.export_format == "saved_model" and arguments.quantize != "float32":
+        raise ConfigError("--quantize applies to --format tflite; a SavedModel keeps float32 weights")
+    calibration = None
+    if arguments.quantize == "int8":
+        if not arguments.calibration:
+            raise ConfigError("--quantize int8 needs --calibration VIDEO|IMAGE_FOLDER with frames like the real ones")
+        from streamcls.model.backends import sample_frames
+        from streamcls.model.convert import split_calibration
+
+        calibration, _ = split_calibration(sample_frames(arguments.calibration, arguments.calibration_frames))
+    loaded = load_model(config.model)
+    path = export_model(loaded, arguments.output, arguments.export_format, arguments.quantize, calibration)
+    print(f"wrote {path} ({arguments.export_format}, {arguments.quantize}, input {loaded.spec.input_size}, "
+          f"{loaded.spec.num_classes} classes) with labels.txt and streamcls-export.json")
     return 0
 
 

@@ -47,7 +47,7 @@ def write_plot(path: str | Path, points: Sequence[BenchPoint],
 
     with_accuracy = select_deciding([point for point in points if point.accuracy is not None])
     panels = 2 if with_accuracy else 1
-    figure, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 5), squeeze=False)
+    figure, axes = plt.subplots(1, panels, figsize=(8.5 * panels, 5), squeeze=False)
     try:
         draw_throughput(axes[0][0], points)
         if with_accuracy:
@@ -56,7 +56,7 @@ def write_plot(path: str | Path, points: Sequence[BenchPoint],
         devices = ", ".join(sorted({point.device.split(" (")[0] for point in points})) or "no points"
         figure.suptitle(f"streamcls bench ({devices})")
         figure.tight_layout()
-        figure.savefig(path, dpi=DPI, format="png")
+        figure.savefig(path, dpi=DPI, format="png", bbox_inches="tight")
     finally:
         plt.close(figure)  # pyplot keeps every open figure alive otherwise
 
@@ -103,7 +103,8 @@ def draw_throughput(axes: Any, points: Sequence[BenchPoint]) -> None:
     axes.set_ylabel("throughput (frames/s)")
     axes.grid(True, alpha=0.3)
     if shown or decode > 0:
-        axes.legend(fontsize="small")
+        # Outside the axes: a dozen lines leave no corner of the panel free.
+        axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     else:
         axes.text(0.5, 0.5, "no model or end to end points", ha="center", transform=axes.transAxes)
 

@@ -240,8 +240,7 @@ def ratios(points: Sequence[BenchPoint]) -> list[str]:
     - each non-keras backend and input size: its fastest model / keras' fastest model, ``x``;
     - each tflite end to end point with a model point of the same batch, when the sweep has a
       decode point: its rate beside model and decode (the fastest decode point: reading
-      the source depends on neither backend nor size); the slower of the two limits it when
-      the pipeline reaches 70 % of it, else the pipeline's own per-frame work does.
+      the source depends on neither backend nor size); see ``_limit`` for which one limits.
     """
     def fastest(mode: str, backend: str, input_size: str, batch_size: int | None = None) -> float:
         return max((other.throughput_fps for other in points if other.mode == mode
@@ -260,9 +259,7 @@ def ratios(points: Sequence[BenchPoint]) -> list[str]:
             if point.backend.startswith("tflite") and decode > 0:
                 # A stage limits only when the pipeline gets near it; far below both, the
                 # pipeline's own per-frame work (resize, overlay, hand-offs) is the bound.
-                slowest = min(decode, model)
-                limit = ("decode" if decode <= model else "the model") if fps >= 0.7 * slowest else \
-                    "the pipeline's own per-frame work (resize, overlay, hand-offs)"
+                limit = _limit(fps, decode, model)
                 lines.append(f"{name} batch {batch}: end to end {fps:.1f} fps beside model only "
                              f"{model:.1f} and decode only {decode:.1f}: limited by {limit}")
         elif point.mode == "naive" and fps > 0 and fastest("end_to_end", point.backend, size) > 0:
@@ -274,3 +271,19 @@ def ratios(points: Sequence[BenchPoint]) -> list[str]:
             if line not in lines:  # one line per backend and size, whatever the batches
                 lines.append(line)
     return lines
+
+
+def _limit(fps: float, decode: float, model: float) -> str:
+    """What bounds an end-to-end rate, given decode-only and model-only rates on the same machine.
+
+    Near the slower stage (70 %): that stage. Otherwise, when both stages already use every
+    core on their own, they take turns: 1 / (1/decode + 1/model) is what the two together
+    allow, and reaching 80 % of that means the cores they share are the bound. Below that, the
+    pipeline's own work per frame (resize, overlay, hand-offs) is.
+    """
+    if fps >= 0.7 * min(decode, model):
+        return "decode" if decode <= model else "the model"
+    shared = 1 / (1 / decode + 1 / model)
+    if fps >= 0.8 * shared:
+        return f"decode and inference sharing the cores (together they allow about {shared:.0f} fps)"
+    return "the pipeline's own per-frame work (resize, overlay, hand-offs)"
