@@ -103,6 +103,12 @@ def test_bad_input_is_one_line(flag, value, message):
     assert "Traceback" not in result.stderr
 
 
+def test_mixed_precision_needs_a_gpu():
+    result = streamcls("bench", "--weights", "none", "--alpha", "0.25", "--sizes", "32", "--mixed-precision")
+    assert result.returncode == 2, result.stderr
+    assert "--mixed-precision: float16 needs a GPU" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_int8_without_any_calibration_source_is_one_line():
     result = streamcls("bench", "--weights", "none", "--alpha", "0.25", "--sizes", "32", "--backends", "tflite-int8",
                        "--repeats", "1", "--seconds", "0.05")

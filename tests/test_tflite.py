@@ -136,3 +136,23 @@ def test_run_with_the_int8_backend(toy_bundle, tmp_path):
     assert [row["frame_index"] for row in rows] == list(range(30))
     assert "LiteRT int8, XNNPACK, 2 threads" in result.stdout
     assert "tflite-int8 agrees with Keras float32 on" in result.stderr
+
+
+def test_tf_lite_serves_where_litert_is_not_installed(monkeypatch):
+    import sys
+
+    from streamcls.model.interpret import interpreter_class
+
+    assert interpreter_class()[1] == "LiteRT"
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # as if not installed
+    interpreter, runtime = interpreter_class()
+    assert runtime == "tf.lite" and interpreter.__name__ == "Interpreter"
+
+
+def test_low_agreement_is_flagged_in_the_point():
+    from streamcls.benchmark.sweep import _agreement_notes
+    from streamcls.model.backends import Agreement
+
+    assert _agreement_notes("tflite-int8", Agreement(20, 0.97, 0.1), 0.95) == ()
+    notes = _agreement_notes("tflite-int8", Agreement(20, 0.80, 0.4), 0.95)
+    assert notes == ("top-1 agreement with keras 80% is below 95%: check the calibration frames",)
