@@ -93,6 +93,26 @@ def _parser() -> argparse.ArgumentParser:
     add_arguments(sweep)
     sweep.set_defaults(handler=_bench)
 
+    from streamcls.train.command import add_train_arguments
+
+    train = commands.add_parser("train", help="train a classifier on your own classes (folders and/or labelled videos)")
+    _add_model_flags(train)
+    add_train_arguments(train)
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser("evaluate", help="accuracy, confusion matrix, precision/recall on labelled data")
+    evaluate.add_argument("model_path", metavar="BUNDLE", help="a trained bundle folder")
+    _add_model_flags(evaluate)
+    evaluate.add_argument("--data", help="a folder with one sub-folder of pictures per class")
+    evaluate.add_argument("--segments", help="a segments CSV of labelled videos")
+    evaluate.add_argument("--report", help="also write metrics.json, confusion.txt/png into this folder")
+    evaluate.set_defaults(handler=_evaluate)
+
+    demo = commands.add_parser("demo", help="run the pipeline on the bundled sample clip (no camera, network, download)")
+    demo.add_argument("--output", default="streamcls-demo", help="folder for the annotated video and predictions")
+    demo.add_argument("--no-display", action="store_true", help="do not open a window")
+    demo.set_defaults(handler=_demo, verbose=False)
+
     export = commands.add_parser("export", help="write a classifier as TFLite or SavedModel, with its labels")
     export.add_argument("model_path", metavar="BUNDLE", help="a bundle folder, or 'imagenet'")
     _add_model_flags(export)
@@ -251,6 +271,27 @@ def _model_bench(arguments: argparse.Namespace) -> int:
             f"{point.predict_images_per_second:>14.1f} {point.speedup:>7.2f}x"
         )
     return 0
+
+
+def _train(arguments: argparse.Namespace) -> int:
+    from streamcls.train.command import train_command
+
+    return train_command(arguments, _config_from(arguments))
+
+
+def _evaluate(arguments: argparse.Namespace) -> int:
+    from streamcls.train.command import evaluate_command
+
+    if arguments.model is not None:
+        raise ConfigError("evaluate takes the bundle as its first argument; drop --model")
+    arguments.model = arguments.model_path
+    return evaluate_command(arguments, _config_from(arguments))
+
+
+def _demo(arguments: argparse.Namespace) -> int:
+    from streamcls.train.command import demo_command
+
+    return demo_command(arguments)
 
 
 def _export(arguments: argparse.Namespace) -> int:

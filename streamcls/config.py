@@ -212,6 +212,40 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """Training-only picture changes (never applied to validation)."""
+
+    flip: bool = True  # left-right
+    crop_scale: float = 0.8  # random crops keep at least this fraction of each side (1: off)
+    brightness: float = 0.15  # +- this much of the [-1, 1] range
+    contrast: float = 0.2  # contrast factor in [1 - c, 1 + c]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """``streamcls train``: data, split, two phases, early stopping.
+
+    Phase 1 trains the head with the backbone frozen. Phase 2 (``fine_tune_blocks``
+    above 0) unfreezes the top blocks of MobileNet's 13 depthwise blocks (13: all of
+    it) at ``fine_tune_learning_rate``.
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    validation_fraction: float = 0.2
+    validation_data: str | None = None  # an explicit folder instead of a split
+    sample_fps: float = 5.0  # frames taken per second of each labelled video segment
+    fine_tune_blocks: int = 0
+    fine_tune_epochs: int = 5
+    fine_tune_learning_rate: float = 1e-4
+    patience: int = 3  # epochs without a better validation loss before stopping
+    class_weights: bool = True  # weigh classes by their inverse frequency
+    seed: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration file."""
 
@@ -220,6 +254,7 @@ class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
@@ -397,6 +432,18 @@ def _check(instance: Any, path: str) -> Any:
             raise ConfigError(f"{where('uri')}: is empty; give a camera index, file, URL or folder")
         _in_range(where("open_timeout_s"), instance.open_timeout_s, 0.1, 3600.0)
         _in_range(where("read_timeout_s"), instance.read_timeout_s, 0.1, 3600.0)
+    if isinstance(instance, TrainConfig):
+        _in_range(where("epochs"), instance.epochs, 1, 100_000)
+        _in_range(where("batch_size"), instance.batch_size, 1, 4096)
+        _in_range(where("validation_fraction"), instance.validation_fraction, 0.0, 0.9)
+        _in_range(where("sample_fps"), instance.sample_fps, 0.01, 1000.0)
+        _in_range(where("fine_tune_blocks"), instance.fine_tune_blocks, 0, 13)
+        _in_range(where("fine_tune_epochs"), instance.fine_tune_epochs, 0, 100_000)
+        _in_range(where("patience"), instance.patience, 1, 100_000)
+    if isinstance(instance, AugmentConfig):
+        _in_range(where("crop_scale"), instance.crop_scale, 0.3, 1.0)
+        _in_range(where("brightness"), instance.brightness, 0.0, 1.0)
+        _in_range(where("contrast"), instance.contrast, 0.0, 0.9)
     if isinstance(instance, OutputConfig) and instance.max_frames is not None:
         _in_range(where("max_frames"), instance.max_frames, 1, 10**12)
     return instance

@@ -36,44 +36,17 @@ def bucket_sizes(batch_size: int) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-class Classifier:
-    """Runs a Keras classifier as compiled functions of fixed batch shapes."""
+class BucketedClassifier:
+    """What every backend shares: split into batches, pad each to its bucket, run, trim.
 
-    def __init__(self, model: Any, spec: ModelSpec, batch_size: int = 8, device: str = "auto"):
-        """
-        Args:
-            model: a Keras model taking (n, height, width, 3) float32 in [-1, 1].
-            spec: what the model is (input size, classes, preprocessing).
-            batch_size: the largest batch one call runs.
-            device: ``auto``, ``cpu`` or ``gpu``.
+    Subclasses set ``spec``, ``batch_size``, ``preprocess_spec`` and ``buckets`` and
+    implement ``_run_bucket``, which runs one full bucket-sized batch.
+    """
 
-        Raises:
-            DeviceError: ``gpu`` asked for and not present.
-        """
-        tensorflow = import_tensorflow()
-        self.model = model
-        self.spec = spec
-        self.batch_size = batch_size
-        self.device = resolve_device(device)
-        self.preprocess_spec = PreprocessSpec(spec.input_size, spec.preprocess)
-        self._tensorflow = tensorflow
-
-        def forward(images: Any) -> Any:
-            return model(images, training=False)
-
-        traced = tensorflow.function(forward, jit_compile=False, autograph=False)
-        self._traced = traced
-        height, width, channels = spec.input_size.shape
-        self._functions = {}
-        with tensorflow.device(self.device):
-            for size in bucket_sizes(batch_size):
-                signature = tensorflow.TensorSpec((size, height, width, channels), tensorflow.float32)
-                self._functions[size] = traced.get_concrete_function(signature)
-
-    @classmethod
-    def from_loaded(cls, loaded: Any, batch_size: int = 8, device: str = "auto") -> Classifier:
-        """From a :class:`streamcls.model.load.LoadedModel`."""
-        return cls(loaded.model, loaded.spec, batch_size=batch_size, device=device)
+    spec: ModelSpec
+    batch_size: int
+    preprocess_spec: PreprocessSpec
+    buckets: tuple[int, ...]
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -107,16 +80,63 @@ class Classifier:
 
     def warm_up(self) -> None:
         """Run every bucket once, so the first real batch is not the slow one."""
-        for size in self._functions:
+        for size in self.buckets:
             self._run(np.zeros((size, *self.spec.input_size.shape), dtype=np.float32))
 
     def _run(self, chunk: np.ndarray) -> np.ndarray:
         count = len(chunk)
-        size = next(bucket for bucket in self._functions if bucket >= count)
+        size = next(bucket for bucket in self.buckets if bucket >= count)
         if size != count:
             padded = np.zeros((size, *chunk.shape[1:]), dtype=np.float32)
             padded[:count] = chunk
             chunk = padded
+        return self._run_bucket(size, chunk)[:count]
+
+    def _run_bucket(self, size: int, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Classifier(BucketedClassifier):
+    """Runs a Keras classifier as compiled functions of fixed batch shapes."""
+
+    def __init__(self, model: Any, spec: ModelSpec, batch_size: int = 8, device: str = "auto"):
+        """
+        Args:
+            model: a Keras model taking (n, height, width, 3) float32 in [-1, 1].
+            spec: what the model is (input size, classes, preprocessing).
+            batch_size: the largest batch one call runs.
+            device: ``auto``, ``cpu`` or ``gpu``.
+
+        Raises:
+            DeviceError: ``gpu`` asked for and not present.
+        """
+        tensorflow = import_tensorflow()
+        self.model = model
+        self.spec = spec
+        self.batch_size = batch_size
+        self.device = resolve_device(device)
+        self.preprocess_spec = PreprocessSpec(spec.input_size, spec.preprocess)
+        self._tensorflow = tensorflow
+
+        def forward(images: Any) -> Any:
+            return model(images, training=False)
+
+        traced = tensorflow.function(forward, jit_compile=False, autograph=False)
+        self._traced = traced
+        height, width, channels = spec.input_size.shape
+        self._functions = {}
+        with tensorflow.device(self.device):
+            for size in bucket_sizes(batch_size):
+                signature = tensorflow.TensorSpec((size, height, width, channels), tensorflow.float32)
+                self._functions[size] = traced.get_concrete_function(signature)
+        self.buckets = tuple(self._functions)
+
+    @classmethod
+    def from_loaded(cls, loaded: Any, batch_size: int = 8, device: str = "auto") -> Classifier:
+        """From a :class:`streamcls.model.load.LoadedModel`."""
+        return cls(loaded.model, loaded.spec, batch_size=batch_size, device=device)
+
+    def _run_bucket(self, size: int, batch: np.ndarray) -> np.ndarray:
         with self._tensorflow.device(self.device):
-            output = self._functions[size](self._tensorflow.constant(chunk))
-        return np.asarray(output)[:count]
+            output = self._functions[size](self._tensorflow.constant(batch))
+        return np.asarray(output)

@@ -17,8 +17,8 @@ import numpy as np
 
 from streamcls.errors import ModelError
 from streamcls.model.build import ModelSpec
-from streamcls.model.classify import bucket_sizes
-from streamcls.preprocess import PreprocessSpec, preprocess_batch
+from streamcls.model.classify import BucketedClassifier, bucket_sizes
+from streamcls.preprocess import PreprocessSpec
 from streamcls.quiet import quiet_native_stderr
 
 
@@ -38,7 +38,7 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-class LiteClassifier:
+class LiteClassifier(BucketedClassifier):
     """A TFLite flatbuffer as a classifier: preprocessed batches in, probabilities out."""
 
     def __init__(self, model_path: Path, spec: ModelSpec, batch_size: int = 8, threads: int | None = None,
@@ -59,6 +59,7 @@ class LiteClassifier:
                 interpreter.resize_tensor_input(input_index, (size, *spec.input_size.shape), strict=False)
                 interpreter.allocate_tensors()
             self._interpreters[size] = interpreter
+        self.buckets = tuple(self._interpreters)
         output = self._interpreters[batch_size].get_output_details()[0]
         if tuple(output["shape"])[-1] != spec.num_classes:
             raise ModelError(
@@ -66,41 +67,9 @@ class LiteClassifier:
                 f"the converted file does not belong to this model (clear the cache folder)"
             )
 
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return self.spec.classes
-
-    def classify(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities (n, num_classes) float32 for a preprocessed batch of any length n."""
-        expected = self.spec.input_size.shape
-        if images.ndim != 4 or tuple(images.shape[1:]) != expected:
-            raise ModelError(
-                f"received a batch of shape {tuple(images.shape)}; expected (n, {expected[0]}, "
-                f"{expected[1]}, 3): preprocess frames with the model's own PreprocessSpec"
-            )
-        images = np.ascontiguousarray(images, dtype=np.float32)
-        results = [self._run(images[start : start + self.batch_size])
-                   for start in range(0, len(images), self.batch_size)]
-        if not results:
-            return np.empty((0, self.spec.num_classes), dtype=np.float32)
-        return np.concatenate(results) if len(results) > 1 else results[0]
-
-    def classify_frames(self, frames: list[np.ndarray]) -> np.ndarray:
-        return self.classify(preprocess_batch(frames, self.preprocess_spec))
-
-    def warm_up(self) -> None:
-        for size in self._interpreters:
-            self._run(np.zeros((size, *self.spec.input_size.shape), dtype=np.float32))
-
-    def _run(self, chunk: np.ndarray) -> np.ndarray:
-        count = len(chunk)
-        size = next(bucket for bucket in self._interpreters if bucket >= count)
-        if size != count:
-            padded = np.zeros((size, *chunk.shape[1:]), dtype=np.float32)
-            padded[:count] = chunk
-            chunk = padded
+    def _run_bucket(self, size: int, batch: np.ndarray) -> np.ndarray:
         interpreter = self._interpreters[size]
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], chunk)
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], batch)
         interpreter.invoke()
         # A copy: the interpreter reuses its output buffer on the next call.
-        return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))[:count]
+        return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
