@@ -156,3 +156,9 @@ def test_low_agreement_is_flagged_in_the_point():
     assert _agreement_notes("tflite-int8", Agreement(20, 0.97, 0.1), 0.95) == ()
     notes = _agreement_notes("tflite-int8", Agreement(20, 0.80, 0.4), 0.95)
     assert notes == ("top-1 agreement with keras 80% is below 95%: check the calibration frames",)
+
+
+def test_conversion_prints_nothing(at_two_sizes, capsys):
+    converted_model(at_two_sizes[1], "dynamic")
+    captured = capsys.readouterr()
+    assert "TensorSpec" not in captured.out and "Saved artifact" not in captured.out

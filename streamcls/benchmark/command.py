@@ -109,7 +109,8 @@ def bench(arguments: argparse.Namespace, config: Any) -> int:
                   f"written to {arguments.write_config} (streamcls run --config {arguments.write_config} --source ...)")
     meta = {"machine": platform.machine(), "processor": platform.processor(), "cores": len(os.sched_getaffinity(0)),
             "python": platform.python_version(), "plan": json.loads(json.dumps(asdict(plan), default=str)),
-            "model": _model_section(config), "labelled": len(labelled.frames) if labelled else 0}
+            "model": _model_section(config), "labelled": len(labelled.frames) if labelled else 0,
+            "mixed_precision": bool(arguments.mixed_precision)}
     if arguments.report:
         reporting.write_json(arguments.report, points, pareto, recommendation, meta)
     if arguments.csv:

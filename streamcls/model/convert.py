@@ -116,8 +116,13 @@ def convert(loaded: LoadedModel, quantization: str, calibration: list[np.ndarray
         converter.target_spec.supported_ops = [tensorflow.lite.OpsSet.TFLITE_BUILTINS_INT8]
     from streamcls.quiet import quiet_native_stderr
 
+    import contextlib
+    import io
+
     try:
-        with quiet_native_stderr():  # the converter's MLIR chatter
+        # The converter's MLIR chatter goes to the native stderr, and Keras' export prints
+        # "Saved artifact at ..." with every captured tensor to Python's stdout.
+        with quiet_native_stderr(), contextlib.redirect_stdout(io.StringIO()):
             return converter.convert()
     except Exception as error:  # the converter raises many unrelated types
         raise ModelError(f"TFLite conversion ({quantization}) failed: {str(error).splitlines()[0]}") from error
