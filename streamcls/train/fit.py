@@ -76,6 +76,11 @@ def train(config: Config, data: str | None, segments: str | None, output: str | 
     if missing:
         raise ConfigError(f"no readable training examples for {', '.join(missing)}; add pictures to those classes")
     keras.utils.set_random_seed(settings.seed)
+    # Same seed, same data: the same model, run after run (multi-threaded kernels would
+    # otherwise sum in varying order, and a small from-scratch run can land anywhere).
+    from streamcls.model.runtime import import_tensorflow
+
+    import_tensorflow().config.experimental.enable_op_determinism()
     training = dataset(train_inputs, train_labels, settings.batch_size, settings.augment, settings.seed)
     weights = _class_weights(train_labels, len(classes)) if settings.class_weights else None
     model = loaded.model
