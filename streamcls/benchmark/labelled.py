@@ -11,17 +11,18 @@ import numpy as np
 from streamcls.errors import ConfigError
 from streamcls.segments import label_at, read_segments
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-
-
 def frames_from_folder(folder: str | Path, limit: int) -> tuple[list[np.ndarray], list[str]]:
-    """Up to ``limit`` pictures from ``folder/<class>/*`` (spread over the classes), and their classes."""
-    folder = Path(folder)
-    if not folder.is_dir():
+    """Up to ``limit`` pictures from ``folder/<class>/*`` (spread over the classes), and their classes.
+
+    The folder is read the way ``streamcls train`` reads it, so the same data scores the same.
+    """
+    from streamcls.train.examples import from_folder
+
+    if not Path(folder).is_dir():
         raise ConfigError(f"--labelled: {str(folder)!r} is not a folder; pass a folder with one sub-folder per class")
-    per_class = {child.name: sorted(p for p in child.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-                 for child in sorted(folder.iterdir()) if child.is_dir()}
-    per_class = {name: paths for name, paths in per_class.items() if paths}
+    per_class: dict[str, list[Path]] = {}
+    for example in from_folder(folder):
+        per_class.setdefault(example.label, []).append(example.path)
     if not per_class:
         raise ConfigError(f"--labelled: {folder} has no class sub-folders with pictures; expected {folder}/<class>/*.jpg")
     share = max(1, limit // len(per_class))
