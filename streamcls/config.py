@@ -182,16 +182,45 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
-class PostprocessConfig:
-    """Top-k, a score threshold below which the label is ``unknown``, smoothing.
+class HysteresisConfig:
+    """When the shown label may change: another class must lead it by ``margin``
+    (in probability) for ``frames`` frames in a row. ``margin: 0`` and ``frames: 1``
+    turn it off (the shown label is the top class of every frame)."""
 
-    ``smoothing_window``: moving average of the probabilities over that many
-    frames (1 turns it off).
+    margin: float = 0.0
+    frames: int = 1
+
+    @property
+    def enabled(self) -> bool:
+        return self.margin > 0 or self.frames > 1
+
+
+@dataclass(frozen=True)
+class PostprocessConfig:
+    """Top-k, a score threshold below which the label is ``unknown``, temporal behaviour.
+
+    Per-frame labels flicker. ``smoothing`` averages the probability vectors over
+    time: ``window`` (the last ``window`` frames, equally weighted) or ``ema``
+    (exponential moving average; ``ema_alpha`` is the newest frame's weight, so
+    about ``2 / ema_alpha - 1`` frames count). ``hysteresis`` then holds the shown
+    label until another class clearly leads for long enough. The shown label is
+    ``smoothed_label`` in the predictions and what the segments output records.
+    ``segments_max_gap_s``: a live stream that delivers nothing for longer than
+    this ends the current segment (a reconnect gap is not part of any segment).
     """
 
     top_k: int = 3
     threshold: float = 0.0
-    smoothing_window: int = 1
+    smoothing: Literal["none", "window", "ema"] = "none"
+    window: int = 5
+    ema_alpha: float = 0.3
+    hysteresis: HysteresisConfig = field(default_factory=HysteresisConfig)
+    segments_max_gap_s: float = 2.0
+
+    @property
+    def temporal(self) -> bool:
+        """Whether anything beyond the single frame shapes the shown label."""
+        return self.smoothing != "none" or self.hysteresis.enabled
 
 
 @dataclass(frozen=True)
@@ -201,12 +230,14 @@ class OutputConfig:
     ``video``: annotated video path (same size and frame rate as the source);
     ``codec``: ``auto`` tries H.264 (``avc1``) then ``mp4v``, or a FourCC.
     ``predictions``: ``.jsonl`` or ``.csv``, one record per frame.
+    ``segments``: ``.csv``, ``.jsonl`` or ``.json``, one record per run of one shown label.
     """
 
     display: bool = True
     video: str | None = None
     codec: str = "auto"
     predictions: str | None = None
+    segments: str | None = None
     max_frames: int | None = None
     progress: bool = True
 
@@ -422,7 +453,14 @@ def _check(instance: Any, path: str) -> Any:
     if isinstance(instance, PostprocessConfig):
         _in_range(where("top_k"), instance.top_k, 1, 1000)
         _in_range(where("threshold"), instance.threshold, 0.0, 1.0)
-        _in_range(where("smoothing_window"), instance.smoothing_window, 1, 10_000)
+        _in_range(where("window"), instance.window, 1, 10_000)
+        if not 0.0 < instance.ema_alpha <= 1.0:
+            raise ConfigError(f"{where('ema_alpha')}: received {instance.ema_alpha}; expected a weight "
+                              f"in (0, 1] (1: no smoothing; 0.3 averages about 6 frames)")
+        _in_range(where("segments_max_gap_s"), instance.segments_max_gap_s, 0.01, 86_400.0)
+    if isinstance(instance, HysteresisConfig):
+        _in_range(where("margin"), instance.margin, 0.0, 1.0)
+        _in_range(where("frames"), instance.frames, 1, 100_000)
     if isinstance(instance, ReconnectConfig):
         _in_range(where("attempts"), instance.attempts, 0, 1_000_000)
         _in_range(where("initial_delay_s"), instance.initial_delay_s, 0.0, 3600.0)

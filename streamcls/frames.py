@@ -51,10 +51,20 @@ class Prediction:
     top_k: tuple[tuple[str, float], ...]
     label: str  # top-1, or ``unknown`` below the score threshold
     score: float
-    smoothed_label: str | None  # after temporal smoothing; None when smoothing is off
+    smoothed_label: str | None  # shown label after smoothing and hysteresis; None when both are off
     smoothed_score: float | None
     latency_ms: float  # capture to the end of postprocessing
     timings: dict[str, float] = field(default_factory=dict)
+    captured_at: float | None = None  # time.monotonic() when the frame was decoded
+
+    @property
+    def shown_label(self) -> str:
+        """What a user is shown: the temporal label when configured, else the frame's own."""
+        return self.label if self.smoothed_label is None else self.smoothed_label
+
+    @property
+    def shown_score(self) -> float:
+        return self.score if self.smoothed_score is None else self.smoothed_score
 
     def as_record(self) -> dict[str, object]:
         """The JSON Lines / CSV record of this prediction."""

@@ -23,7 +23,9 @@ def render(image: np.ndarray, prediction: Prediction, fps: float | None) -> np.n
     lines = [f"{label} {score:.0%}" for label, score in prediction.top_k]
     lines[0] = f"{prediction.label} {prediction.score:.0%}"  # "unknown" below the threshold
     if prediction.smoothed_label is not None:
-        lines.append(f"smoothed: {prediction.smoothed_label}")
+        # The steady label leads (it is what the segments record); this frame's own
+        # top-k follows, so a flicker is still visible without taking over the display.
+        lines = [f"{prediction.smoothed_label} {prediction.smoothed_score:.0%}"] + [f"frame: {lines[0]}"] + lines[1:]
     status = f"{fps:.1f} fps  " if fps else ""
     lines.append(f"{status}{prediction.latency_ms:.0f} ms")
     widest = max(cv2.getTextSize(line, _FONT, scale, thickness)[0][0] for line in lines)

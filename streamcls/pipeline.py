@@ -35,7 +35,7 @@ from streamcls.metrics import SlidingRate, StageClock
 from streamcls.overlay import render
 from streamcls.postprocess import Postprocessor
 from streamcls.show import WindowSink, display_available
-from streamcls.sinks import PredictionsSink, VideoSink
+from streamcls.sinks import PredictionsSink, SegmentsSink, VideoSink
 from streamcls.sources import FrameSource, open_source
 from streamcls.sources.capture import END, CaptureThread, FrameChannel, Gap, choose_policy
 
@@ -64,6 +64,7 @@ class RunSummary:
     gaps: tuple[Gap, ...] = ()
     video_codec: str | None = None
     skipped_files: tuple[str, ...] = ()
+    segments: int | None = None  # label runs written, when a segments output was asked for
     error: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -99,6 +100,8 @@ class Pipeline:
         self.notes: list[str] = []
         self.window: WindowSink | None = None
         self.video: VideoSink | None = None
+        self.segments: SegmentsSink | None = None
+        self.close_error: StreamclsError | None = None
 
     # -- start and stop -------------------------------------------------
     def __enter__(self) -> Pipeline:
@@ -109,8 +112,10 @@ class Pipeline:
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         self.close()
+        if exc_type is None and self.close_error is not None:
+            raise self.close_error
 
     def _start(self) -> None:
         config = self.config
@@ -118,6 +123,9 @@ class Pipeline:
         # Cheap checks first: a bad output path must not wait for the model to load.
         if output.predictions:
             self._sinks.append(PredictionsSink(output.predictions))
+        if output.segments:
+            self.segments = SegmentsSink(output.segments, config.postprocess.segments_max_gap_s)
+            self._sinks.append(self.segments)
         if self._source is None:
             self._source = open_source(config.source)
         source = self._source
@@ -164,8 +172,14 @@ class Pipeline:
                 logger.warning("thread %s did not stop within %.0f s", thread.name, JOIN_TIMEOUT_S)
         if self._finished_at is None:
             self._finished_at = time.monotonic()
+        # Every sink is closed even when one fails (a full disk), so the others stay valid.
         for sink in self._sinks:
-            sink.close()
+            try:
+                sink.close()
+            except StreamclsError as error:
+                logger.error("%s", error)
+                self.close_error = self.close_error or error
+        self._sinks = []
         if self._source is not None:
             self._source.close()
 
@@ -274,6 +288,7 @@ class Pipeline:
             gaps=tuple(capture.gaps),
             video_codec=self.video.codec if self.video else None,
             skipped_files=skipped,
+            segments=len(self.segments.runs) if self.segments is not None else None,
             error=str(self._error) if self._error else None,
             notes=tuple(self.notes),
         )

@@ -1,14 +1,14 @@
-"""Probabilities -> labels: top-k, a score threshold, optional temporal smoothing."""
+"""Probabilities -> labels: top-k, a score threshold, then smoothing and hysteresis over time."""
 
 from __future__ import annotations
 
 import time
-from collections import deque
 
 import numpy as np
 
 from streamcls.config import PostprocessConfig
 from streamcls.frames import Classified, Prediction
+from streamcls.temporal import Hysteresis, make_smoother
 
 UNKNOWN = "unknown"
 
@@ -16,16 +16,18 @@ UNKNOWN = "unknown"
 class Postprocessor:
     """Turns classified frames of one source into predictions, in order.
 
-    Smoothing is a moving average of the probability vectors over the last
-    ``smoothing_window`` frames; it keeps state, so one instance per source.
+    ``label``/``score`` are the frame's own top class. With smoothing or
+    hysteresis configured, ``smoothed_label``/``smoothed_score`` are the shown
+    label (after both) and its smoothed probability. They keep state, so one
+    instance per source.
     """
 
     def __init__(self, labels: tuple[str, ...], config: PostprocessConfig):
         self.labels = labels
         self.config = config
         self.top_k = min(config.top_k, len(labels))
-        self._window: deque[np.ndarray] = deque(maxlen=config.smoothing_window)
-        self._window_sum: np.ndarray | None = None
+        self._smoother = make_smoother(config)
+        self._hysteresis = Hysteresis(config.hysteresis, config.threshold)
 
     def predict(self, classified: Classified) -> Prediction:
         probabilities = classified.probabilities
@@ -34,11 +36,13 @@ class Postprocessor:
         best_label, best_score = top_k[0]
         label = best_label if best_score >= self.config.threshold else UNKNOWN
         smoothed_label = smoothed_score = None
-        if self.config.smoothing_window > 1:
-            smoothed = self._smooth(probabilities)
-            index = int(np.argmax(smoothed))
-            smoothed_score = float(smoothed[index])
-            smoothed_label = self.labels[index] if smoothed_score >= self.config.threshold else UNKNOWN
+        if self.config.temporal:
+            smoothed = self._smoother.update(probabilities)
+            shown = self._hysteresis.update(smoothed)
+            if shown is None:
+                smoothed_label, smoothed_score = UNKNOWN, float(smoothed.max())
+            else:
+                smoothed_label, smoothed_score = self.labels[shown], float(smoothed[shown])
         frame = classified.frame
         return Prediction(
             source_id=frame.source_id,
@@ -55,15 +59,5 @@ class Postprocessor:
                 "queue_wait_ms": classified.queue_wait_ms,
                 "inference_ms": classified.inference_ms,
             },
+            captured_at=frame.captured_at,
         )
-
-    def _smooth(self, probabilities: np.ndarray) -> np.ndarray:
-        # A running sum: O(classes) per frame whatever the window.
-        values = probabilities.astype(np.float64)
-        if self._window_sum is None:
-            self._window_sum = np.zeros_like(values)
-        if len(self._window) == self._window.maxlen:
-            self._window_sum -= self._window[0]
-        self._window.append(values)
-        self._window_sum += values
-        return self._window_sum / len(self._window)

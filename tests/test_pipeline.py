@@ -152,7 +152,7 @@ def test_smoothing_is_a_moving_average():
     from streamcls.frames import Classified, Frame
     from streamcls.postprocess import Postprocessor
 
-    postprocessor = Postprocessor(("a", "b"), PostprocessConfig(smoothing_window=3))
+    postprocessor = Postprocessor(("a", "b"), PostprocessConfig(smoothing="window", window=3))
     vectors = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]]
     scores = []
     for index, vector in enumerate(vectors):

@@ -32,7 +32,12 @@ def train_toy_bundle(folder: Path) -> tuple[LoadedModel, Path]:
     features too weak for a head, so the whole toy network is trained.
     """
     import keras
+    import tensorflow as tf
 
+    # The same model every session: the tests that use it compare accuracies against
+    # fixed bars, and multi-threaded kernels otherwise sum in a varying order.
+    keras.utils.set_random_seed(0)
+    tf.config.experimental.enable_op_determinism()
     loaded = fresh(freeze_backbone=False)
     images, labels = toy_images(150, seed=0)
     inputs = preprocess_batch(images, PreprocessSpec(loaded.spec.input_size, loaded.spec.preprocess))

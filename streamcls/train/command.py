@@ -98,23 +98,32 @@ def demo_command(arguments: argparse.Namespace) -> int:
     if not output.parent.is_dir():
         raise ConfigError(f"--output: folder {output.parent} does not exist; create it first")
     output.mkdir(exist_ok=True)
-    video, predictions = output / "annotated.mp4", output / "predictions.jsonl"
+    video, predictions, segments_path = (output / "annotated.mp4", output / "predictions.jsonl",
+                                         output / "segments.csv")
     config = load_config(None, {"model.bundle": str(bundle), "source.uri": str(clip), "output.video": str(video),
-                                "output.predictions": str(predictions), "output.display": not arguments.no_display,
-                                "output.progress": False, "inference.batch_size": 8,
-                                "postprocess.smoothing_window": 5})
+                                "output.predictions": str(predictions), "output.segments": str(segments_path),
+                                "output.display": not arguments.no_display, "output.progress": False,
+                                "inference.batch_size": 8,
+                                # Steady labels: an average over ~3 frames, and a label change only
+                                # when another class leads by 0.2 for 3 frames in a row.
+                                "postprocess.smoothing": "ema", "postprocess.ema_alpha": 0.5,
+                                "postprocess.hysteresis": {"margin": 0.2, "frames": 3}})
     from streamcls.segments import label_at, read_segments
 
-    segments = read_segments(clip.with_suffix(".csv"))  # the clip's true labels (frame indices), to score the run
-    correct = total = 0
+    truth = read_segments(clip.with_suffix(".csv"))  # the clip's true labels (frame indices), to score the run
+    correct = steady = total = 0
     with Pipeline(config) as pipeline:
         for prediction in pipeline:
+            expected = label_at(truth, clip, prediction.frame_index, None)
             total += 1
-            correct += prediction.label == label_at(segments, clip, prediction.frame_index, None)  # frame indices
+            correct += prediction.label == expected
+            steady += prediction.shown_label == expected
     summary = pipeline.summary()
     from streamcls.cli import _print_summary
 
     _print_summary(summary, interrupted=False)
-    print(f"accuracy    {correct / max(total, 1):.1%} of {total} frames match the clip's labelled segments")
-    print(f"annotated video  {video}\npredictions      {predictions}")
+    print(f"accuracy    {correct / max(total, 1):.1%} of {total} frames match the clip's labelled segments "
+          f"({steady / max(total, 1):.1%} for the steady label, which lags a boundary by a few frames)")
+    print(f"truth       {len(truth)} labelled segments in the clip")
+    print(f"annotated video  {video}\npredictions      {predictions}\nsegments         {segments_path}")
     return 0
