@@ -129,6 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, help="frames per inference call (default 8)")
     run.add_argument("--output-video", help="write the annotated video here (.mp4, .avi)")
     run.add_argument("--predictions", help="write one record per frame here (.jsonl or .csv)")
+    run.add_argument("--segments", dest="segments_output", help="write runs of one label here (.csv, .json or .jsonl): source, "
+                                        "start/end frame and time, label, mean score")
     run.add_argument("--no-display", action="store_true", help="do not open a window")
     run.add_argument("--max-frames", type=int, help="stop after this many frames")
     run.add_argument("--realtime", action="store_true",
@@ -137,6 +139,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_backend_flags(run)
     run.add_argument("--json-summary", help="also write the run summary as JSON here")
     run.set_defaults(handler=_run)
+
+    from streamcls.doctor import add_doctor_arguments
+
+    doctor = commands.add_parser(
+        "doctor", help="check this machine for a run: versions, devices, video backends, weights, cameras, source"
+    )
+    add_doctor_arguments(doctor)
+    doctor.set_defaults(handler=_doctor)
     return parser
 
 
@@ -188,6 +198,7 @@ def _config_from(arguments: argparse.Namespace) -> Any:
         "batch_size": "inference.batch_size",
         "output_video": "output.video",
         "predictions": "output.predictions",
+        "segments_output": "output.segments",
         "max_frames": "output.max_frames",
         "backend": "inference.backend",
         "threads": "inference.threads",
@@ -326,6 +337,14 @@ def _bench(arguments: argparse.Namespace) -> int:
     return bench(arguments, config)
 
 
+def _doctor(arguments: argparse.Namespace) -> int:
+    from streamcls.doctor import doctor_command
+
+    text, exit_code = doctor_command(arguments)
+    print(text)
+    return exit_code
+
+
 def _parse_counts(text: str, flag: str) -> list[int]:
     try:
         counts = [int(part) for part in text.split(",")]
@@ -396,6 +415,8 @@ def _print_summary(summary: Any, interrupted: bool) -> None:
             f"after frame {gap.last_index_before}: "
             + (f"{gap.ended_at - gap.started_at:.1f} s" if gap.ended_at else "never came back")
             for gap in summary.gaps))
+    if summary.segments is not None:
+        lines.append(f"segments    {summary.segments} runs of one label")
     if summary.skipped_files:
         lines.append(f"skipped     {len(summary.skipped_files)} non-image files")
     for line in lines:
