@@ -135,6 +135,9 @@ def test_train_then_evaluate_end_to_end(tmp_path):
     for name in ("confusion.png", "history.png", "confusion.txt"):
         assert (tmp_path / "b" / "training" / name).stat().st_size > 0
     assert load_bundle(tmp_path / "b").spec.classes == tuple(sorted(CLASSES))
+    trained = json.loads((tmp_path / "b" / "streamcls-bundle.json").read_text())["metadata"]["trained"]
+    assert trained["best_epoch"].split(" epoch ")[0] in ("head", "fine-tune")
+    assert not list(tmp_path.glob(".b.*"))  # the on-disk checkpoint is gone once the bundle is written
     unseen = picture_folder(tmp_path / "unseen", 60, seed=42)
     result = streamcls("evaluate", str(tmp_path / "b"), "--data", str(unseen), "--report", str(tmp_path / "eval"))
     assert result.returncode == 0, result.stderr
@@ -157,3 +160,42 @@ def test_gather_uses_explicit_validation_folder(tmp_path):
     config = load_config(None, {"train.validation_data": str(validation)})
     train, held_out, classes = gather_examples(config, str(data), None)
     assert len(train) == 9 and len(held_out) == 6 and classes == tuple(sorted(CLASSES))
+
+
+def test_interrupted_training_writes_the_best_epoch_so_far(tmp_path):
+    """SIGINT (or SIGTERM) mid-training: status 130, and a bundle from the best epoch so far, not nothing."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = picture_folder(tmp_path / "data", 30, seed=1)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamcls", "train", "--data", str(data), "--weights", "none", "--alpha", "0.25",
+         "--input-size", "32x32", "--epochs", "500", "--batch-size", "8", "--output", str(tmp_path / "b")],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 240
+    lines = []
+    try:
+        while time.monotonic() < deadline:
+            line = process.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "head epoch 3/500" in line:
+                process.send_signal(signal.SIGTERM)
+                break
+        _, rest = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    stderr = "".join(lines) + rest
+    assert process.returncode == 130, stderr
+    assert "training interrupted; wrote bundle" in stderr and "from the best epoch so far (head epoch" in stderr
+    loaded = load_bundle(tmp_path / "b")
+    assert loaded.spec.classes == tuple(sorted(CLASSES))
+    trained = json.loads((tmp_path / "b" / "streamcls-bundle.json").read_text())["metadata"]["trained"]
+    assert trained["interrupted"] is True and trained["best_epoch"].startswith("head epoch ")
+    history = json.loads((tmp_path / "b" / "training" / "history.json").read_text())
+    assert len(history["loss"]) >= 3
+    assert not list(tmp_path.glob(".b.*"))  # no checkpoint or staging file left behind

@@ -1,12 +1,18 @@
 """Train a classifier: head first with the backbone frozen, then optionally the top backbone blocks.
 
-Early stopping watches the validation loss and restores the best epoch's
-weights, so the bundle written is the best checkpoint, not the last epoch.
+Early stopping watches the validation loss. The best epoch of either phase is
+also checkpointed on disk (beside the output, replaced atomically at each
+improvement), so the bundle written is the best epoch, not the last one, and an
+interrupted run (Ctrl-C, SIGTERM) still writes a bundle from the best epoch so
+far instead of losing hours of training.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
+import os
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -16,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from streamcls.config import Config, HeadConfig
-from streamcls.errors import ConfigError
+from streamcls.errors import ConfigError, StreamclsError
 from streamcls.preprocess import PreprocessSpec
 from streamcls.train import examples as gather
 from streamcls.train.load import dataset, load_arrays
@@ -24,6 +30,25 @@ from streamcls.train.metrics import Metrics, measure
 
 logger = logging.getLogger(__name__)
 BLOCKS = 13  # MobileNet's depthwise-separable blocks, conv_dw_1 ... conv_dw_13
+
+
+class TrainingInterrupted(StreamclsError):
+    """Training was stopped by a signal; what was written (if anything) is in the message."""
+
+    exit_code = 130
+
+
+@dataclass
+class BestEpoch:
+    """The best monitored value so far, across both phases, and where it was reached."""
+
+    path: Path
+    monitor: str
+    value: float = math.inf
+    where: str | None = None  # "head epoch 3"
+
+    def describe(self) -> str:
+        return f"{self.where}, {self.monitor} {self.value:.4f}"
 
 
 @dataclass(frozen=True)
@@ -85,53 +110,116 @@ def train(config: Config, data: str | None, segments: str | None, output: str | 
     weights = _class_weights(train_labels, len(classes)) if settings.class_weights else None
     model = loaded.model
     history: dict[str, list[float]] = {}
+    output = Path(output)
+    best = BestEpoch(output.parent / f".{output.name}.best.weights.h5", "val_loss" if validation is not None else "loss")
     logger.info("training %d classes on %d examples (%d for validation) at %s", len(classes), len(train_labels),
                 len(validation_examples), loaded.spec.input_size)
-    _fit(keras, model, training, validation, settings.epochs, settings.learning_rate, weights, settings.patience,
-         history, "head")
-    if settings.fine_tune_blocks and settings.fine_tune_epochs:
-        random_backbone = config.model.weights == "none"
-        _unfreeze_top_blocks(model.get_layer("backbone"), settings.fine_tune_blocks, random_backbone)
-        _fit(keras, model, training, validation, settings.fine_tune_epochs, settings.fine_tune_learning_rate,
-             weights, settings.patience, history, "fine-tune")
-        if random_backbone:
+    best.path.unlink(missing_ok=True)  # left by a run killed outright (SIGKILL, power): not this run's
+    random_backbone = config.model.weights == "none"
+    fine_tuned = False
+
+    def settle_batch_norm() -> None:
+        if random_backbone and fine_tuned:
             # Trained from scratch for a few epochs, batch norm's moving averages still lag
             # (momentum 0.99): re-estimate them on the training pictures for inference.
             reestimate_batch_norm(keras, model.get_layer("backbone"), train_inputs)
+
+    try:
+        _fit(keras, model, training, validation, settings.epochs, settings.learning_rate, weights, settings.patience,
+             history, "head", best)
+        if settings.fine_tune_blocks and settings.fine_tune_epochs:
+            _unfreeze_top_blocks(model.get_layer("backbone"), settings.fine_tune_blocks, random_backbone)
+            fine_tuned = True
+            _fit(keras, model, training, validation, settings.fine_tune_epochs, settings.fine_tune_learning_rate,
+                 weights, settings.patience, history, "fine-tune", best)
+    except KeyboardInterrupt:
+        _save_interrupted(model, loaded.spec, output, best, history, (data, segments), settle_batch_norm)
+    if best.path.is_file():
+        model.load_weights(best.path)  # the best epoch of either phase, not the last one
+        logger.info("keeping the best epoch: %s", best.describe())
+    settle_batch_norm()
     inputs, labels = (validation_inputs, validation_labels) if validation is not None else (train_inputs, train_labels)
     predicted = np.asarray(model.predict(inputs, batch_size=64, verbose=0)).argmax(axis=1)
     metrics = measure(classes, labels, predicted)
     metadata = {"trained": {"data": data, "segments": segments, "train_examples": int(len(train_labels)),
                             "validation_examples": int(len(validation_examples)),
-                            "validation_accuracy": metrics.accuracy, "epochs_run": len(history.get("loss", []))}}
+                            "validation_accuracy": metrics.accuracy, "epochs_run": len(history.get("loss", [])),
+                            "best_epoch": best.where}}
     bundle = save_bundle(model, loaded.spec, output, metadata)
     from streamcls.train.metrics import write_metrics
 
     (bundle / "training").mkdir(exist_ok=True)
     write_metrics(bundle / "training", metrics, history)
+    best.path.unlink(missing_ok=True)
     return TrainResult(bundle, metrics, history, len(train_labels), len(validation_examples), unreadable,
                        time.monotonic() - started)
 
 
 def _fit(keras: Any, model: Any, training: Any, validation: Any, epochs: int, learning_rate: float,
-         class_weights: dict[int, float] | None, patience: int, history: dict[str, list[float]], phase: str) -> None:
+         class_weights: dict[int, float] | None, patience: int, history: dict[str, list[float]], phase: str,
+         best: BestEpoch) -> None:
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    monitor = "val_loss" if validation is not None else "loss"
-    stopper = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
-    result = model.fit(training, validation_data=validation, epochs=epochs, class_weight=class_weights,
-                       callbacks=[stopper, EpochLine(keras, phase, epochs)],
-                       verbose=1 if sys.stderr.isatty() else 0)
-    for key, values in result.history.items():
-        history.setdefault(key, []).extend(float(value) for value in values)
+    stopper = keras.callbacks.EarlyStopping(monitor=best.monitor, patience=patience, restore_best_weights=True)
+    # The epoch lines record history as they go: an interrupted phase keeps its epochs.
+    callbacks = [stopper, EpochLine(keras, phase, epochs, history), BestCheckpoint(keras, phase, best)]
+    model.fit(training, validation_data=validation, epochs=epochs, class_weight=class_weights,
+              callbacks=callbacks, verbose=1 if sys.stderr.isatty() else 0)
 
 
-def EpochLine(keras: Any, phase: str, epochs: int) -> Any:  # noqa: N802 - a callback factory
-    """A one-line summary per epoch (Keras is imported late, so the class is made here)."""
+def BestCheckpoint(keras: Any, phase: str, best: BestEpoch) -> Any:  # noqa: N802 - a callback factory
+    """Writes the weights whenever the monitored value improves on the best of any phase.
+
+    Written beside the final file and renamed over it, so a signal mid-write never
+    leaves a damaged checkpoint.
+    """
+
+    class Checkpoint(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            value = (logs or {}).get(best.monitor)
+            if value is None or not float(value) < best.value:
+                return
+            staging = best.path.with_name(best.path.name.replace(".best.", ".writing."))
+            self.model.save_weights(staging)
+            os.replace(staging, best.path)
+            best.value, best.where = float(value), f"{phase} epoch {epoch + 1}"
+
+    return Checkpoint()
+
+
+def _save_interrupted(model: Any, spec: Any, output: Path, best: BestEpoch, history: dict[str, list[float]],
+                      sources: tuple[str | None, str | None], settle: Any) -> None:
+    """Write the best epoch so far as the bundle, then raise ``TrainingInterrupted``."""
+    from streamcls.model.bundle import save_bundle
+    from streamcls.train.metrics import plot_history
+
+    if not best.path.is_file():
+        raise TrainingInterrupted("training interrupted before its first epoch ended; nothing was written") from None
+    model.load_weights(best.path)
+    settle()
+    data, segments = sources
+    metadata = {"trained": {"data": data, "segments": segments, "interrupted": True, "best_epoch": best.where,
+                            "epochs_run": len(history.get("loss", []))}}
+    bundle = save_bundle(model, spec, output, metadata)
+    (bundle / "training").mkdir(exist_ok=True)
+    (bundle / "training" / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+    plot_history(bundle / "training", history)
+    best.path.unlink(missing_ok=True)
+    raise TrainingInterrupted(
+        f"training interrupted; wrote bundle {bundle} from the best epoch so far ({best.describe()}); "
+        f"run streamcls evaluate on it, or train again for the rest"
+    ) from None
+
+
+def EpochLine(keras: Any, phase: str, epochs: int, history: dict[str, list[float]]) -> Any:  # noqa: N802
+    """A one-line summary per epoch, and the history (Keras is imported late, so the class is made here)."""
 
     class Line(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             logs = logs or {}
+            for key, value in logs.items():
+                if key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+                    history.setdefault(key, []).append(float(value))
             parts = [f"{phase} epoch {epoch + 1}/{epochs}", f"loss {logs.get('loss', float('nan')):.4f}",
                      f"accuracy {logs.get('accuracy', float('nan')):.1%}"]
             if "val_loss" in logs:

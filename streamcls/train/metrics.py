@@ -73,6 +73,17 @@ def write_metrics(folder: Path, metrics: Metrics, history: dict[str, list[float]
     figure.savefig(folder / "confusion.png", dpi=110)
     pyplot.close(figure)
     if history:
+        plot_history(folder, history)
+
+
+def plot_history(folder: Path, history: dict[str, list[float]]) -> None:
+    """``history.png``: loss and accuracy per epoch, training and validation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    if history:
         figure, (loss_axes, accuracy_axes) = pyplot.subplots(1, 2, figsize=(10, 4))
         for key, values in history.items():
             target = loss_axes if "loss" in key else accuracy_axes
