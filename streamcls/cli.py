@@ -285,8 +285,14 @@ def _model_bench(arguments: argparse.Namespace) -> int:
 
 
 def _train(arguments: argparse.Namespace) -> int:
+    import signal
+
     from streamcls.train.command import train_command
 
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # like Ctrl-C: the best epoch so far is written as the bundle
+
+    signal.signal(signal.SIGTERM, terminate)
     return train_command(arguments, _config_from(arguments))
 
 
@@ -413,7 +419,9 @@ def _print_summary(summary: Any, interrupted: bool) -> None:
     if summary.reconnects or summary.gaps:
         lines.append(f"reconnects  {summary.reconnects}; gaps: " + "; ".join(
             f"after frame {gap.last_index_before}: "
-            + (f"{gap.ended_at - gap.started_at:.1f} s" if gap.ended_at else "never came back")
+            + (f"{gap.seconds:.1f} s" + (f", about {gap.frames_missed} frames missed"
+                                         if gap.frames_missed is not None else "")
+               if gap.ended_at else "never came back")
             for gap in summary.gaps))
     if summary.segments is not None:
         lines.append(f"segments    {summary.segments} runs of one label")

@@ -240,6 +240,9 @@ class OutputConfig:
     segments: str | None = None
     max_frames: int | None = None
     progress: bool = True
+    # A run stops, closing every file whole, when the output folder's free space falls
+    # below this: a video needs room for its index at the end to stay playable.
+    min_free_mb: float = 64.0
 
 
 @dataclass(frozen=True)
@@ -482,8 +485,10 @@ def _check(instance: Any, path: str) -> Any:
         _in_range(where("crop_scale"), instance.crop_scale, 0.3, 1.0)
         _in_range(where("brightness"), instance.brightness, 0.0, 1.0)
         _in_range(where("contrast"), instance.contrast, 0.0, 0.9)
-    if isinstance(instance, OutputConfig) and instance.max_frames is not None:
-        _in_range(where("max_frames"), instance.max_frames, 1, 10**12)
+    if isinstance(instance, OutputConfig):
+        if instance.max_frames is not None:
+            _in_range(where("max_frames"), instance.max_frames, 1, 10**12)
+        _in_range(where("min_free_mb"), instance.min_free_mb, 0.0, 10**7)
     return instance
 
 

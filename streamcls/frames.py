@@ -27,6 +27,7 @@ class Frame:
     index: int
     captured_at: float
     position_ms: float | None = None
+    gap_before_ms: float | None = None  # the first frame after a dropped stream came back
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Prediction:
     latency_ms: float  # capture to the end of postprocessing
     timings: dict[str, float] = field(default_factory=dict)
     captured_at: float | None = None  # time.monotonic() when the frame was decoded
+    gap_before_ms: float | None = None  # how long the stream delivered nothing before this frame
 
     @property
     def shown_label(self) -> str:
@@ -78,4 +80,5 @@ class Prediction:
             "smoothed_label": self.smoothed_label,
             "smoothed_score": None if self.smoothed_score is None else round(self.smoothed_score, 6),
             "latency_ms": round(self.latency_ms, 3),
+            "gap_before_ms": None if self.gap_before_ms is None else round(self.gap_before_ms, 1),
         }

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from streamcls.config import Config
@@ -35,7 +36,7 @@ from streamcls.metrics import SlidingRate, StageClock
 from streamcls.overlay import render
 from streamcls.postprocess import Postprocessor
 from streamcls.show import WindowSink, display_available
-from streamcls.sinks import PredictionsSink, SegmentsSink, VideoSink
+from streamcls.sinks import DiskGuard, PredictionsSink, SegmentsSink, VideoSink
 from streamcls.sources import FrameSource, open_source
 from streamcls.sources.capture import END, CaptureThread, FrameChannel, Gap, choose_policy
 
@@ -140,6 +141,9 @@ class Pipeline:
             else:
                 self.notes.append(f"no window: {reason}; carrying on headless")
                 logger.warning("no window: %s; carrying on headless", reason)
+        files = [Path(path) for path in (output.predictions, output.segments, output.video) if path]
+        self._disk = DiskGuard(files, output.min_free_mb)
+        self._disk.check(0)  # a folder already too full fails before the model loads
         if self._classifier is None:
             self._classifier = _load_classifier(config, source)
         classifier = self._classifier
@@ -148,7 +152,8 @@ class Pipeline:
         self.policy = choose_policy(config.source, source.spec.live)
         batch_size = classifier.batch_size
         self._channel = FrameChannel(self.policy, capacity=2 * batch_size)
-        prepared: queue.Queue = queue.Queue(maxsize=2 * batch_size)
+        self._prepared: queue.Queue = queue.Queue(maxsize=2 * batch_size)
+        prepared = self._prepared
         self._results: queue.Queue = queue.Queue(maxsize=2 * batch_size)
         self._capture = CaptureThread(source, config.source, self._channel, self._stop, output.max_frames)
         self._preprocess = PreprocessThread(self._channel, classifier.preprocess_spec, prepared, self._stop)
@@ -224,6 +229,7 @@ class Pipeline:
             image = render(image, prediction, self._rate.rate())
             self.last_image = image
         after_overlay = time.monotonic()
+        self._disk.check(self._processed)
         for sink in self._sinks:
             sink.write(image, prediction)
         done = time.monotonic()
@@ -259,6 +265,11 @@ class Pipeline:
     @property
     def processed(self) -> int:
         return self._processed
+
+    def queue_depths(self) -> dict[str, int]:
+        """Items waiting between the stages now (each bounded: see ``_start``)."""
+        return {"capture": self._channel.depth(), "prepared": self._prepared.qsize(),
+                "results": self._results.qsize()}
 
     def summary(self) -> RunSummary:
         end = self._finished_at or time.monotonic()

@@ -60,4 +60,5 @@ class Postprocessor:
                 "inference_ms": classified.inference_ms,
             },
             captured_at=frame.captured_at,
+            gap_before_ms=frame.gap_before_ms,
         )

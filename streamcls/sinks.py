@@ -42,6 +42,42 @@ def _check_parent(path: Path, what: str) -> None:
         raise SinkError(f"{what} {str(path)!r}: folder {str(parent)!r} is not writable")
 
 
+class DiskGuard:
+    """Stops a run while there is still room to close its files whole.
+
+    A full disk does not fail loudly everywhere: OpenCV's video writer drops
+    frames silently, and an MP4 whose index (written at the end) finds no room
+    will not play at all. So the free space of every output folder is checked
+    once a second (``os.statvfs`` costs microseconds), and the run stops once it
+    falls below ``min_free_mb``, leaving room to finish every file.
+    """
+
+    INTERVAL_S = 1.0
+
+    def __init__(self, paths: list[Path], min_free_mb: float):
+        self.folders = sorted({(path.parent if str(path.parent) else Path(".")).resolve() for path in paths})
+        self.min_free_mb = min_free_mb
+        self._checked_at = -self.INTERVAL_S
+
+    def check(self, frames_written: int) -> None:
+        """Raise ``SinkError`` when an output folder has less than ``min_free_mb`` free."""
+        if not self.folders or not self.min_free_mb:
+            return
+        now = time.monotonic()
+        if now - self._checked_at < self.INTERVAL_S:
+            return
+        self._checked_at = now
+        for folder in self.folders:
+            status = os.statvfs(folder)
+            free_mb = status.f_bavail * status.f_frsize / 1e6
+            if free_mb < self.min_free_mb:
+                raise SinkError(
+                    f"output folder {str(folder)!r} has {free_mb:.1f} MB free, below output.min_free_mb "
+                    f"({self.min_free_mb:g}); stopped after {frames_written} frames so every output could "
+                    f"be closed whole; free some space, write elsewhere, or lower output.min_free_mb"
+                )
+
+
 class PredictionsSink:
     """One record per frame, JSON Lines (``.jsonl``/``.json``) or CSV (``.csv``).
 
@@ -50,7 +86,7 @@ class PredictionsSink:
     """
 
     CSV_FIELDS = ["source", "frame_index", "position_ms", "label", "score", "top_k",
-                  "smoothed_label", "smoothed_score", "latency_ms"]
+                  "smoothed_label", "smoothed_score", "latency_ms", "gap_before_ms"]
 
     def __init__(self, path: str | Path):
         self.path = Path(path)

@@ -99,12 +99,25 @@ class FrameChannel:
 
 @dataclass(frozen=True)
 class Gap:
-    """A stretch of time a live stream delivered nothing."""
+    """A stretch of time a live stream delivered nothing.
+
+    ``started_at`` is when the last frame before it was decoded (``time.monotonic()``),
+    ``ended_at`` when the first frame after it was (None: it never came back).
+    ``frames_missed`` is as far as known: the gap's length times the stream's frame
+    rate, when the stream announces one. Frame indices are never invented for it:
+    the first frame after a gap gets the next index, and its record says how long
+    the gap before it was (``gap_before_ms``).
+    """
 
     source_id: str
     started_at: float
     ended_at: float | None  # None: never came back
     last_index_before: int
+    frames_missed: int | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.ended_at is None else self.ended_at - self.started_at
 
 
 @dataclass
@@ -128,12 +141,16 @@ class CaptureThread(threading.Thread):
         self.stats = CaptureStats()
         self.gaps: list[Gap] = []
         self.error: SourceError | None = None
+        self._gap_attempts = 0  # reconnect attempts since the last frame
+        self._gap_delay = config.reconnect.initial_delay_s
 
     def run(self) -> None:
         spec = self.source.spec
         pace = self.config.realtime and self.source.fps and not spec.live
         started = time.monotonic()
         index = 0
+        last_frame_at = started
+        lost_since: float | None = None  # set while a dropped stream is being reconnected
         try:
             while not self.stop_event.is_set():
                 if self.max_frames is not None and index >= self.max_frames:
@@ -144,17 +161,24 @@ class CaptureThread(threading.Thread):
                 except EndOfStream:
                     break
                 except StreamLost:
-                    if not self._reconnect(index - 1):
+                    lost_since = last_frame_at if lost_since is None else lost_since
+                    if not self._reconnect(index - 1, lost_since):
                         break
                     continue
                 now = time.monotonic()
                 self.stats.decode_seconds += now - decode_start
+                gap_ms = None
+                if lost_since is not None:
+                    gap_ms = (now - lost_since) * 1000
+                    self._record_gap(index - 1, lost_since, now)
+                    lost_since, self._gap_attempts = None, 0
+                last_frame_at = now
                 if pace:  # play a file at its native rate, to preview live behaviour
                     due = started + index / self.source.fps
                     if due > now:
                         self.stop_event.wait(due - now)
                         now = time.monotonic()
-                frame = Frame(image, spec.source_id, index, now, position_ms)
+                frame = Frame(image, spec.source_id, index, now, position_ms, gap_ms)
                 index += 1
                 self.stats.frames_read = index
                 if not self.channel.put(frame, self.stop_event):
@@ -167,32 +191,47 @@ class CaptureThread(threading.Thread):
         finally:
             self.channel.close(self.stop_event)
 
-    def _reconnect(self, last_index: int) -> bool:
-        """Reopen a dropped stream with doubling delays; False when retries run out."""
+    def _reconnect(self, last_index: int, lost_since: float) -> bool:
+        """Reopen a dropped stream with doubling delays; False when retries run out.
+
+        The gap is recorded when the first frame after it arrives (a stream can
+        reopen and still deliver nothing: that is the same gap, not a new one).
+        """
         spec = self.source.spec
         settings = self.config.reconnect
-        lost_at = time.monotonic()
-        delay = settings.initial_delay_s
-        for attempt in range(1, settings.attempts + 1):
-            logger.warning("%s: stream lost; reconnect attempt %d/%d in %.1f s",
-                           spec.source_id, attempt, settings.attempts, delay)
+        # Attempts and delays run on across a reopen that delivers nothing (a server that
+        # accepts connections but sends no frames): the gap ends only with a frame.
+        if self._gap_attempts == 0:
+            self._gap_delay = settings.initial_delay_s
+        while self._gap_attempts < settings.attempts:
+            self._gap_attempts += 1
+            attempt, delay = self._gap_attempts, self._gap_delay
+            self._gap_delay = min(delay * 2, settings.max_delay_s)
+            logger.warning("%s: stream lost after frame %d; reconnect attempt %d/%d in %.1f s",
+                           spec.source_id, last_index, attempt, settings.attempts, delay)
             if self.stop_event.wait(delay):
                 return False
             try:
                 self.source.reopen()
             except SourceOpenError:
-                delay = min(delay * 2, settings.max_delay_s)
                 continue
-            back_at = time.monotonic()
-            self.gaps.append(Gap(spec.source_id, lost_at, back_at, last_index))
             self.stats.reconnects += 1
-            logger.warning("%s: reconnected after a %.1f s gap (last frame before it: %d)",
-                           spec.source_id, back_at - lost_at, last_index)
+            logger.info("%s: reopened %.1f s after the last frame", spec.source_id, time.monotonic() - lost_since)
             return True
-        self.gaps.append(Gap(spec.source_id, lost_at, None, last_index))
+        self.gaps.append(Gap(spec.source_id, lost_since, None, last_index, None))
         self.error = StreamLost(
             f"stream {spec.source_id} dropped and did not come back after "
             f"{settings.attempts} reconnect attempts; outputs hold everything up to frame "
             f"{last_index} (raise source.reconnect.attempts to wait longer)"
         )
         return False
+
+    def _record_gap(self, last_index: int, lost_since: float, back_at: float) -> None:
+        fps = self.source.fps
+        seconds = back_at - lost_since
+        # Frames that would have come in the gap, beyond the one normally due after the last.
+        missed = max(0, round(seconds * fps) - 1) if fps else None
+        self.gaps.append(Gap(self.source.spec.source_id, lost_since, back_at, last_index, missed))
+        logger.warning("%s: frames again after a %.1f s gap (last frame before it: %d; %s)",
+                       self.source.spec.source_id, seconds, last_index,
+                       f"about {missed} frames missed at {fps:g} fps" if fps else "frames missed unknown")
