@@ -13,20 +13,38 @@ import json
 import logging
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from streamcls.errors import ConfigError, StreamclsError
+from streamcls.redact import install_log_redaction, limit_native_logging, redact, redact_data
 
 logger = logging.getLogger("streamcls")
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops like Ctrl-C: threads joined, files closed whole, status 130."""
+    import signal
+    import threading
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminate)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _stop_on_sigterm()  # first: a service manager may stop us while we are still starting
+    native_notes = limit_native_logging(os.environ)  # before cv2 is imported and reads them
     parser = _parser()
     arguments = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if arguments.verbose else logging.INFO,
         format="streamcls: %(message)s",
     )
+    install_log_redaction()  # on the handlers: they see every logger's records (see RedactFilter)
+    for note in native_notes:
+        logger.warning("%s", note)
     if arguments.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
     try:
@@ -34,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     except StreamclsError as error:
         if arguments.verbose:
             logger.exception("error")
-        print(f"streamcls: error: {error}", file=sys.stderr)
+        print(f"streamcls: error: {redact(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("streamcls: interrupted", file=sys.stderr)
@@ -43,17 +61,22 @@ def main(argv: list[str] | None = None) -> int:
         if arguments.verbose:
             logger.exception("internal error")
         print(
-            f"streamcls: internal error: {type(error).__name__}: {error} "
+            f"streamcls: internal error: {type(error).__name__}: {redact(str(error))} "
             f"(rerun with --verbose for the traceback, and please report it)",
             file=sys.stderr,
         )
         return 70
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # it quotes what was typed: a URL forgotten --source
+        super().error(redact(message))
+
+
 def _parser() -> argparse.ArgumentParser:
     from streamcls import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(  # sub-commands' parsers are of the same class
         prog="streamcls",
         description="Real-time video classification with a Keras MobileNet at any input size.",
     )
@@ -285,14 +308,8 @@ def _model_bench(arguments: argparse.Namespace) -> int:
 
 
 def _train(arguments: argparse.Namespace) -> int:
-    import signal
-
     from streamcls.train.command import train_command
 
-    def terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # like Ctrl-C: the best epoch so far is written as the bundle
-
-    signal.signal(signal.SIGTERM, terminate)
     return train_command(arguments, _config_from(arguments))
 
 
@@ -362,18 +379,12 @@ def _parse_counts(text: str, flag: str) -> list[int]:
 
 
 def _run(arguments: argparse.Namespace) -> int:
-    import signal
-
     config = _config_from(arguments)
     if arguments.source is None and arguments.config is None:
         raise ConfigError("--source: missing; pass a camera index (0), a video file, an rtsp:// URL or an image folder")
     from streamcls.pipeline import Pipeline
     from streamcls.progress import Progress
 
-    def terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # the same clean stop as Ctrl-C: threads joined, files closed
-
-    signal.signal(signal.SIGTERM, terminate)
     pipeline = Pipeline(config)
     error: StreamclsError | None = None
     interrupted = False
@@ -435,4 +446,4 @@ def _write_json_summary(summary: Any, path: str) -> None:
     from dataclasses import asdict
 
     with open(path, "w", encoding="utf-8") as handle:
-        json.dump(asdict(summary), handle, indent=2, default=str)
+        json.dump(redact_data(asdict(summary)), handle, indent=2, default=str)

@@ -10,6 +10,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from streamcls.errors import ConfigError
+from streamcls.redact import mask_uri
 
 BACKEND_CHOICES = ("keras", "tflite", "tflite-float16", "tflite-dynamic", "tflite-int8")
 
@@ -55,7 +56,8 @@ def parse_plan(arguments: argparse.Namespace) -> Any:
     from streamcls.cli import _parse_counts
 
     if arguments.source is not None and not os.path.exists(arguments.source) and not any(c in arguments.source for c in "*?["):
-        raise ConfigError(f"--source: {arguments.source!r} does not exist; pass a video file or image folder")
+        raise ConfigError(f"--source: {mask_uri(arguments.source)!r} does not exist; pass a video file or image "
+                          f"folder (bench measures recorded frames, not live streams: record one first)")
     if arguments.segments and not arguments.source:
         raise ConfigError("--segments labels --source: pass the video with --source")
     if arguments.target_fps is not None and arguments.target_fps <= 0:
@@ -86,7 +88,7 @@ def bench(arguments: argparse.Namespace, config: Any) -> int:
         _use_mixed_precision(config.inference.device)
     labelled = _labelled(arguments)
     print(f"sweeping {len(plan.sizes)} sizes x {len(plan.batch_sizes)} batch sizes x {len(plan.backends)} backends"
-          + (f", end to end on {plan.source}" if plan.source else ", model only (no --source)"))
+          + (f", end to end on {mask_uri(plan.source)}" if plan.source else ", model only (no --source)"))
 
     def show(point: Any) -> None:
         print(f"  {point.mode:<10} {point.backend:<14} {point.input_size:>9} batch {point.batch_size:<3} "
@@ -107,8 +109,9 @@ def bench(arguments: argparse.Namespace, config: Any) -> int:
             reporting.write_recommended_config(arguments.write_config, recommendation, _model_section(config))
             print(f"recommended: {reporting.describe(recommendation.point)} - {recommendation.reason}; "
                   f"written to {arguments.write_config} (streamcls run --config {arguments.write_config} --source ...)")
+    shown_plan = replace(plan, source=plan.source and mask_uri(plan.source))  # the report never holds a password
     meta = {"machine": platform.machine(), "processor": platform.processor(), "cores": len(os.sched_getaffinity(0)),
-            "python": platform.python_version(), "plan": json.loads(json.dumps(asdict(plan), default=str)),
+            "python": platform.python_version(), "plan": json.loads(json.dumps(asdict(shown_plan), default=str)),
             "model": _model_section(config), "labelled": len(labelled.frames) if labelled else 0,
             "mixed_precision": bool(arguments.mixed_precision)}
     if arguments.report:

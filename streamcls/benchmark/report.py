@@ -17,6 +17,7 @@ from typing import Any
 
 from streamcls.benchmark.points import BenchPoint
 from streamcls.errors import ConfigError
+from streamcls.redact import redact_data
 
 MODE_WORDS = {"model": "model only", "end_to_end": "end to end", "naive": "naive",
               "decode": "decode only"}
@@ -205,7 +206,8 @@ def report_dict(points: Sequence[BenchPoint], pareto: Sequence[BenchPoint],
         chosen = {"point": point_row(recommendation.point, pareto),
                   "reason": recommendation.reason, "required_fps": recommendation.required_fps,
                   "target_fps": recommendation.target_fps}
-    return {"meta": dict(meta), "points": [point_row(point, pareto) for point in points],
+    # redact_data: the meta names the source, which may be a URL with a password.
+    return {"meta": redact_data(dict(meta)), "points": [point_row(point, pareto) for point in points],
             "recommendation": chosen, "ratios": ratios(points)}
 
 

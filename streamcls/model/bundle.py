@@ -9,8 +9,12 @@ Layout (format version 1)::
       weights.h5              every weight, by layer name (Keras 2 HDF5 layout)
 
 No code and no pickles: JSON and arrays only, so loading a bundle cannot run
-anything. Loading at another ``input_size`` rebuilds the network at that size
-and carries every weight over unchanged.
+anything. The network is rebuilt from the manifest's few named fields (never from
+a Keras config or a ``.keras`` file, which can carry Lambda-layer code); keys this
+streamcls does not read are refused rather than ignored, and ``metadata`` is stored
+and shown, never interpreted. Both files are read only from inside the folder: a
+link pointing out of it is refused. Loading at another ``input_size`` rebuilds the
+network at that size and carries every weight over unchanged.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,9 @@ FORMAT_NAME = "streamcls-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "streamcls-bundle.json"
 WEIGHTS = "weights.h5"
+MANIFEST_KEYS = frozenset({"format", "format_version", "created_by", "model", "metadata"})
+MODEL_KEYS = frozenset(field.name for field in fields(ModelSpec))
+CHOICES = {"head": ("dense", "imagenet"), "pooling": ("avg", "max"), "backbone": ("mobilenet",)}
 
 
 def save_bundle(
@@ -86,7 +93,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
             f"model bundle {str(path)!r} does not exist; pass a folder written by "
             f"streamcls train, or --model imagenet"
         )
-    manifest_path = path / MANIFEST
+    manifest_path = _inside(path, MANIFEST)
     if not manifest_path.is_file():
         raise BundleError(
             f"{str(path)!r} is not a streamcls bundle: it has no {MANIFEST}; pass the bundle "
@@ -106,12 +113,40 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
             f"bundle {str(path)!r} has format version {version!r}; this streamcls reads "
             f"version {FORMAT_VERSION} and older: upgrade streamcls (pip install -U streamcls)"
         )
-    if not (path / WEIGHTS).is_file():
+    _refuse_unknown_keys(manifest, path)
+    if not _inside(path, WEIGHTS).is_file():
         raise BundleError(
             f"bundle {str(path)!r} is missing its weights file {WEIGHTS}; copy the whole "
             f"bundle folder again"
         )
     return manifest
+
+
+def _inside(path: Path, name: str) -> Path:
+    """``path / name``; BundleError when it is a link that leads out of the bundle folder."""
+    file = path / name
+    target = file.resolve()
+    if file.is_symlink() and not target.is_relative_to(path.resolve()):
+        raise BundleError(
+            f"bundle {str(path)!r}: {name} is a link to {str(target)!r}, outside the bundle "
+            f"folder, and is not followed; put the file itself in the folder "
+            f"(cp --remove-destination {str(target)!r} {str(file)!r})"
+        )
+    return file
+
+
+def _refuse_unknown_keys(manifest: dict[str, Any], path: Path) -> None:
+    """A bundle is data this streamcls reads field by field: anything else is refused."""
+    model = manifest.get("model")
+    unknown = sorted(set(manifest) - MANIFEST_KEYS)
+    if isinstance(model, dict):
+        unknown += sorted(f"model.{key}" for key in set(model) - MODEL_KEYS)
+    if unknown:
+        raise BundleError(
+            f"bundle {str(path)!r} has manifest keys this streamcls does not read "
+            f"({', '.join(unknown[:5])}); a bundle holds named settings and weight arrays, "
+            f"never code or objects: save it again with streamcls train (or remove them)"
+        )
 
 
 def load_bundle(path: str | Path, input_size: InputSize | None = None) -> LoadedModel:
@@ -126,8 +161,8 @@ def load_bundle(path: str | Path, input_size: InputSize | None = None) -> Loaded
     spec = _spec_from_json(manifest.get("model"), path)
     if input_size is not None:
         spec = spec.at_size(input_size)
+    weights = read_weight_file(path / WEIGHTS)  # before the build: a bad file fails fast
     model = build_classifier(spec, freeze_backbone=True)
-    weights = read_weight_file(path / WEIGHTS)
     assign_weights(_all_weight_layers(model), weights, str(path / WEIGHTS), strict=True)
     return LoadedModel(model, spec, f"bundle: {path}", bundle_path=path)
 
@@ -146,6 +181,13 @@ def _spec_to_json(spec: ModelSpec) -> dict[str, Any]:
 def _spec_from_json(data: object, path: Path) -> ModelSpec:
     if not isinstance(data, dict):
         raise BundleError(f"bundle {str(path)!r} has no model description; save it again")
+    for key, allowed in CHOICES.items():
+        value = data.get(key, allowed[0])
+        if value not in allowed:
+            raise BundleError(
+                f"bundle {str(path)!r} has a damaged model description ({key}: received "
+                f"{str(value)[:40]!r}; expected {' or '.join(allowed)}); save it again"
+            )
     try:
         return ModelSpec(
             alpha=float(data["alpha"]),

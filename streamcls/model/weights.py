@@ -11,6 +11,12 @@ Two on-disk layouts are read:
 
 Matching by name rather than by position is what lets a 224-px file fill a
 network built at 160x160 or 240x320, and a full-model file fill only a backbone.
+
+Only numeric arrays stored in the file itself are read: a dataset of objects,
+variable-length or compound values, or one whose data lives elsewhere (an external
+link, external raw storage, a virtual dataset) or needs a third-party filter plugin
+(HDF5 would load native code for it) is refused. Nothing in a whole-model file
+beyond its arrays (the model config, a Lambda layer's code) is ever looked at.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ def read_weight_file(path: str | Path) -> LayerWeights:
         )
     try:
         with h5py.File(path, "r") as handle:
-            root = handle["model_weights"] if "model_weights" in handle else handle
+            root = _child(handle, "model_weights") if "model_weights" in handle else handle
             if "layer_names" in root.attrs:
                 weights = _read_legacy(root)
             else:
@@ -60,6 +66,57 @@ def read_weight_file(path: str | Path) -> LayerWeights:
     return weights
 
 
+# HDF5's built-in filters (deflate, shuffle, fletcher32, szip, nbit, scaleoffset) and
+# h5py's own LZF: any other filter id makes HDF5 search its plugin path and load a library.
+BUILTIN_FILTERS = frozenset({1, 2, 3, 4, 5, 6, 32000})
+NUMERIC_KINDS = "fiub"  # float, signed and unsigned integer, bool
+_KIND_WORDS = {"O": "objects or variable-length values", "V": "compound or opaque values",
+               "S": "byte strings", "U": "text", "M": "dates", "m": "durations",
+               "c": "complex numbers"}
+
+
+def _child(group: Any, name: str) -> Any:
+    """``group[name]``, refusing a link to another file (it would be opened silently)."""
+    import h5py
+
+    link = group.get(name, getlink=True)
+    if isinstance(link, h5py.ExternalLink):
+        raise _refused(group, name, f"an external link to {link.filename!r}",
+                       "weights are read only from the file given")
+    return group[name]
+
+
+def _array(group: Any, name: str) -> np.ndarray:
+    """The numeric array stored at ``group[name]``; WeightsError for anything else."""
+    import h5py
+
+    dataset = _child(group, name)
+    if not isinstance(dataset, h5py.Dataset):
+        raise _refused(group, name, "a group", "expected an array")
+    if dataset.dtype.kind not in NUMERIC_KINDS:
+        kind = _KIND_WORDS.get(dataset.dtype.kind, "not numbers")
+        raise _refused(group, name, f"a dataset of {dataset.dtype} ({kind})",
+                       "expected numeric arrays only")
+    if dataset.external or dataset.is_virtual:
+        raise _refused(group, name, "a dataset whose data is stored in other files",
+                       "weights are read only from the file given")
+    plist = dataset.id.get_create_plist()
+    filters = {plist.get_filter(index)[0] for index in range(plist.get_nfilters())}
+    if filters - BUILTIN_FILTERS:
+        plugins = sorted(filters - BUILTIN_FILTERS)
+        raise _refused(group, name, f"compressed with plugin filter(s) {plugins}",
+                       "HDF5 would load native code for them; expected gzip or no compression")
+    return np.asarray(dataset)
+
+
+def _refused(group: Any, name: str, what: str, expected: str) -> WeightsError:
+    where = f"{group.name.rstrip('/')}/{name}"
+    return WeightsError(
+        f"weight file {group.file.filename!r}: {where} is {what}; {expected}: save the "
+        f"weights again with streamcls or Keras (model.save_weights)"
+    )
+
+
 def _text(value: Any) -> str:
     return value.decode("utf8") if isinstance(value, bytes) else str(value)
 
@@ -67,10 +124,10 @@ def _text(value: Any) -> str:
 def _read_legacy(root: Any) -> LayerWeights:
     weights: LayerWeights = {}
     for layer_name in (_text(name) for name in root.attrs["layer_names"]):
-        group = root[layer_name]
+        group = _child(root, layer_name)
         names = [_text(name) for name in group.attrs.get("weight_names", [])]
         if names:
-            weights[layer_name] = [np.asarray(group[name]) for name in names]
+            weights[layer_name] = [_array(group, name) for name in names]
     return weights
 
 
@@ -81,7 +138,7 @@ def _read_keras3(handle: Any) -> LayerWeights:
         if not name.endswith("vars") or not hasattr(node, "keys") or len(node) == 0:
             return
         layer_name = _text(node.attrs.get("name", name.split("/")[-2]))
-        arrays = [np.asarray(node[key]) for key in sorted(node.keys(), key=int)]
+        arrays = [_array(node, key) for key in sorted(node.keys(), key=int)]
         weights[layer_name] = arrays
 
     handle.visititems(visit)

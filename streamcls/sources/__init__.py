@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from streamcls.config import SourceConfig
+from streamcls.redact import mask_uri
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 
@@ -52,13 +53,12 @@ class FrameSource(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
-def mask_uri(uri: str) -> str:
-    """Hide the password of ``scheme://user:password@host`` (cameras carry them)."""
-    return re.sub(r"(?<=://)([^/@:]*):[^/@]*@", r"\1:***@", uri)
-
-
 def describe_source(uri: str, source_id: str | None = None) -> SourceSpec:
-    """Classify a URI: a camera index, a stream URL, an image folder or glob, else a file."""
+    """Classify a URI: a camera index, a stream URL, an image folder or glob, else a file.
+
+    ``source_id`` defaults to the URI with its credentials masked (see
+    :func:`streamcls.redact.mask_uri`): it is what every output shows.
+    """
     text = uri.strip()
     if re.fullmatch(r"\d+", text):
         kind = "camera"

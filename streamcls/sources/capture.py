@@ -25,6 +25,7 @@ from streamcls.config import SourceConfig
 from streamcls.errors import EndOfStream, SourceError, SourceOpenError, StreamLost
 from streamcls.frames import Frame
 from streamcls.queues import force_put, put_until_stopped
+from streamcls.redact import redact
 from streamcls.sources import FrameSource
 
 logger = logging.getLogger(__name__)
@@ -125,10 +126,18 @@ class CaptureStats:
     frames_read: int = 0
     decode_seconds: float = 0.0
     reconnects: int = 0
+    discarded_before_start: int = 0  # live frames read and dropped while the model loaded
 
 
 class CaptureThread(threading.Thread):
-    """Reads ``source`` into ``channel`` until the end, an unrecoverable error, or ``stop``."""
+    """Reads ``source`` into ``channel`` until the end, an unrecoverable error, or ``stop``.
+
+    It may start before the rest of the pipeline is ready (the model loading):
+    until ``ready`` is set, a live source is read and its frames discarded, so
+    that no network or driver buffer fills with seconds of stale frames that
+    would then be classified first; a file waits. Frame indices start at 0 with
+    the first frame after ``ready``.
+    """
 
     def __init__(self, source: FrameSource, config: SourceConfig, channel: FrameChannel,
                  stop: threading.Event, max_frames: int | None = None):
@@ -142,6 +151,7 @@ class CaptureThread(threading.Thread):
         self.gaps: list[Gap] = []
         self.error: SourceError | None = None
         self._gap_attempts = 0  # reconnect attempts since the last frame
+        self.ready = threading.Event()
         self._gap_delay = config.reconnect.initial_delay_s
 
     def run(self) -> None:
@@ -152,6 +162,8 @@ class CaptureThread(threading.Thread):
         last_frame_at = started
         lost_since: float | None = None  # set while a dropped stream is being reconnected
         try:
+            self._wait_until_ready()
+            started = last_frame_at = time.monotonic()
             while not self.stop_event.is_set():
                 if self.max_frames is not None and index >= self.max_frames:
                     break
@@ -187,9 +199,23 @@ class CaptureThread(threading.Thread):
             self.error = error
         except Exception as error:  # a bug or an OpenCV failure: report it, never hang the run
             logger.exception("capture of %s failed", spec.source_id)
-            self.error = SourceError(f"capture of {spec.source_id} failed: {error}")
+            # OpenCV/FFmpeg error text may quote the URL as given: mask it like the id.
+            self.error = SourceError(f"capture of {spec.source_id} failed: {redact(str(error))}")
         finally:
             self.channel.close(self.stop_event)
+
+    def _wait_until_ready(self) -> None:
+        while not self.ready.is_set() and not self.stop_event.is_set():
+            if not self.source.spec.live:
+                self.ready.wait(0.1)
+                continue
+            try:
+                self.source.read()
+            except (EndOfStream, StreamLost):
+                # The main loop meets the same condition at its first read and handles it.
+                self.ready.wait()
+                return
+            self.stats.discarded_before_start += 1
 
     def _reconnect(self, last_index: int, lost_since: float) -> bool:
         """Reopen a dropped stream with doubling delays; False when retries run out.
