@@ -144,25 +144,35 @@ class Pipeline:
         files = [Path(path) for path in (output.predictions, output.segments, output.video) if path]
         self._disk = DiskGuard(files, output.min_free_mb)
         self._disk.check(0)  # a folder already too full fails before the model loads
+        # Capture starts before the model loads: a live stream is read (and its stale
+        # frames dropped) all along, so the first frame classified is a fresh one, not
+        # the oldest of the seconds a network buffer held while the model was loading.
+        self.policy = choose_policy(config.source, source.spec.live)
+        batch_size = self._classifier.batch_size if self._classifier is not None else config.inference.batch_size
+        self._channel = FrameChannel(self.policy, capacity=2 * batch_size)
+        self._capture = CaptureThread(source, config.source, self._channel, self._stop, output.max_frames)
+        self._threads = [self._capture]
+        if self._classifier is not None:
+            self._capture.ready.set()  # nothing to wait for: every frame read counts
+        self._capture.start()
         if self._classifier is None:
             self._classifier = _load_classifier(config, source)
         classifier = self._classifier
         self.labels: tuple[str, ...] = classifier.spec.classes  # type: ignore[attr-defined]
         self.postprocessor = Postprocessor(self.labels, config.postprocess)
-        self.policy = choose_policy(config.source, source.spec.live)
-        batch_size = classifier.batch_size
-        self._channel = FrameChannel(self.policy, capacity=2 * batch_size)
-        self._prepared: queue.Queue = queue.Queue(maxsize=2 * batch_size)
-        prepared = self._prepared
-        self._results: queue.Queue = queue.Queue(maxsize=2 * batch_size)
-        self._capture = CaptureThread(source, config.source, self._channel, self._stop, output.max_frames)
-        self._preprocess = PreprocessThread(self._channel, classifier.preprocess_spec, prepared, self._stop)
-        self._batcher = BatchThread(classifier, prepared, self._results, self._stop,
+        self._prepared: queue.Queue = queue.Queue(maxsize=2 * classifier.batch_size)
+        self._results: queue.Queue = queue.Queue(maxsize=2 * classifier.batch_size)
+        self._preprocess = PreprocessThread(self._channel, classifier.preprocess_spec, self._prepared, self._stop)
+        self._batcher = BatchThread(classifier, self._prepared, self._results, self._stop,
                                     config.inference.max_batch_wait_ms)
-        self._threads = [self._capture, self._preprocess, self._batcher]
+        self._threads += [self._preprocess, self._batcher]
         self._started_at = time.monotonic()
-        for thread in self._threads:
-            thread.start()
+        self._preprocess.start()
+        self._batcher.start()
+        self._capture.ready.set()
+        if self._capture.stats.discarded_before_start:
+            logger.info("%s: %d frames read and dropped while the model loaded", source.spec.source_id,
+                        self._capture.stats.discarded_before_start)
 
     def stop(self) -> None:
         """Ask every stage to stop; frames already in flight are not written."""

@@ -78,6 +78,44 @@ class DiskGuard:
                 )
 
 
+class LineFile:
+    """A text file written one whole line at a time, or not at all.
+
+    Each line goes to the kernel in ``os.write`` calls with no buffer in between;
+    if the disk fills part-way through a line, the file is cut back to the end
+    of the last whole line (``ftruncate`` needs no free space), so a reader
+    never meets a half-written record.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._descriptor: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._size = 0
+
+    def append(self, line: str) -> None:
+        """Write ``line`` whole. Raises ``OSError`` (the file still ends on a whole line)."""
+        assert self._descriptor is not None
+        data = line.encode("utf-8")
+        written = 0
+        try:
+            while written < len(data):
+                written += os.write(self._descriptor, data[written:])
+        except OSError:
+            os.ftruncate(self._descriptor, self._size)
+            os.lseek(self._descriptor, self._size, os.SEEK_SET)
+            raise
+        self._size += written
+
+    @property
+    def closed(self) -> bool:
+        return self._descriptor is None
+
+    def close(self) -> None:
+        if self._descriptor is not None:
+            descriptor, self._descriptor = self._descriptor, None
+            os.close(descriptor)
+
+
 class PredictionsSink:
     """One record per frame, JSON Lines (``.jsonl``/``.json``) or CSV (``.csv``).
 
@@ -99,11 +137,11 @@ class PredictionsSink:
         _check_parent(self.path, "predictions file")
         self.format = "csv" if suffix == ".csv" else "jsonl"
         try:
-            self._file = open(self.path, "w", encoding="utf-8", newline="")
+            self._file = LineFile(self.path)
+            if self.format == "csv":
+                self._file.append(",".join(self.CSV_FIELDS) + "\r\n")
         except OSError as error:
             raise SinkError(f"predictions file {str(self.path)!r} cannot be created: {error.strerror}") from None
-        if self.format == "csv":
-            self._file.write(",".join(self.CSV_FIELDS) + "\r\n")
         self.records = 0
 
     def write(self, image: np.ndarray, prediction: Prediction) -> None:
@@ -114,8 +152,7 @@ class PredictionsSink:
         else:
             line = json.dumps(record, separators=(",", ":")) + "\n"
         try:
-            self._file.write(line)
-            self._file.flush()
+            self._file.append(line)
         except OSError as error:
             raise SinkError(
                 f"predictions file {str(self.path)!r}: write failed ({error.strerror}); the "
@@ -250,12 +287,12 @@ class SegmentsSink:
         self.runs: list[LabelRun] = []
         self._written_at = 0.0
         self._dirty = False
-        self._file: io.TextIOWrapper | None = None
+        self._file: LineFile | None = None
         try:
             if self.format == "json":
                 self._rewrite()
             else:
-                self._file = open(self.path, "w", encoding="utf-8", newline="")
+                self._file = LineFile(self.path)
                 if self.format == "csv":
                     self._append(",".join(self.FIELDS) + "\r\n")
         except OSError as error:
@@ -280,8 +317,7 @@ class SegmentsSink:
     def _append(self, line: str) -> None:
         assert self._file is not None
         try:
-            self._file.write(line)
-            self._file.flush()
+            self._file.append(line)
         except OSError as error:
             raise SinkError(
                 f"segments file {str(self.path)!r}: write failed ({error.strerror}); the "

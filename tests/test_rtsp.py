@@ -2,66 +2,18 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from fakes import FakeClassifier
+from rtsp import RtspServer, free_port, needs_server
 
 from streamcls.config import Config, InferenceConfig, OutputConfig, ReconnectConfig, SourceConfig
 from streamcls.errors import SourceOpenError
 from streamcls.pipeline import Pipeline
 
-SERVER = Path(__file__).parent / "servers" / "rtsp_server.py"
-SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-def _server_available() -> str | None:
-    if not Path(SYSTEM_PYTHON).exists():
-        return f"{SYSTEM_PYTHON} is absent (install Debian's python3-gi, as .ci/run does)"
-    probe = subprocess.run(
-        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0'); "
-         "from gi.repository import GstRtspServer, Gst; Gst.init(None); "
-         "assert Gst.ElementFactory.find('x264enc'), 'x264enc'"],
-        capture_output=True, text=True, timeout=60)
-    if probe.returncode != 0:
-        return ("GStreamer's RTSP server is not installed (apt-get install python3-gi "
-                "gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-ugly, as .ci/run does)")
-    return None
-
-
-pytestmark = pytest.mark.skipif(_server_available() is not None, reason=str(_server_available()))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class RtspServer:
-    """Starts the server on ``port`` and waits (at most 20 s) until it listens."""
-
-    def __init__(self, port: int, fps: int = 25):
-        self.port = port
-        self.url = f"rtsp://127.0.0.1:{port}/test"
-        self.process = subprocess.Popen(
-            [SYSTEM_PYTHON, str(SERVER), "--port", str(port), "--fps", str(fps), "--lifetime", "120"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 20
-        line = ""
-        while time.monotonic() < deadline and not line.startswith("ready"):
-            line = self.process.stdout.readline()
-            if not line and self.process.poll() is not None:
-                raise RuntimeError(f"RTSP server failed: {self.process.stderr.read()}")
-        assert line.startswith("ready"), "RTSP server did not start within 20 s"
-
-    def stop(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=10)
+pytestmark = needs_server
 
 
 @pytest.fixture
