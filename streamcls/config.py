@@ -150,6 +150,10 @@ class InferenceConfig:
     threads: int | None = None  # LiteRT interpreter threads; None: every core this process may use
     calibration: str | None = None  # int8: a video or image folder; None: the run's own file source
     calibration_frames: int = 200
+    # Several sources: which frames a batch takes first. round_robin: one from each source
+    # in turn; oldest_first: those that have waited longest. Either way a fast source
+    # cannot starve a slow one.
+    fairness: Literal["round_robin", "oldest_first"] = "round_robin"
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,16 @@ class ReconnectConfig:
     attempts: int = 5
     initial_delay_s: float = 0.5
     max_delay_s: float = 8.0
+
+
+@dataclass(frozen=True)
+class SourceOutputConfig:
+    """One source's own sinks in a multi-source run (``sources: [{uri: ..., output: {...}}]``)."""
+
+    display: bool = False
+    video: str | None = None
+    predictions: str | None = None
+    segments: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +193,7 @@ class SourceConfig:
     open_timeout_s: float = 10.0
     read_timeout_s: float = 5.0
     reconnect: ReconnectConfig = field(default_factory=ReconnectConfig)
+    output: SourceOutputConfig = field(default_factory=SourceOutputConfig)
 
 
 @dataclass(frozen=True)
@@ -238,8 +253,9 @@ class OutputConfig:
     codec: str = "auto"
     predictions: str | None = None
     segments: str | None = None
-    max_frames: int | None = None
+    max_frames: int | None = None  # per source
     progress: bool = True
+    grid_fps: float = 15.0  # several sources: how often the grid (window or video) is redrawn
     # A run stops, closing every file whole, when the output folder's free space falls
     # below this: a video needs room for its index at the end to stay playable.
     min_free_mb: float = 64.0
@@ -286,6 +302,9 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
+    # Several sources in one run: each entry a source (uri, id, policy, reconnect, its own
+    # output); keys it leaves out come from ``source:``, which then acts as their defaults.
+    sources: tuple[SourceConfig, ...] = ()
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -307,41 +326,153 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         data = _read_yaml(Path(path))
     for dotted_key, value in (overrides or {}).items():
         _set_dotted(data, dotted_key, value)
+    _inherit_source_defaults(data)
     return from_mapping(Config, data, "")
+
+
+def _inherit_source_defaults(data: dict[str, Any]) -> None:
+    """Each ``sources:`` entry takes the keys it leaves out from ``source:`` (not its uri or id)."""
+    entries, defaults = data.get("sources"), data.get("source")
+    if not isinstance(entries, list):
+        return
+    for number, entry in enumerate(entries):
+        if not isinstance(entry, dict) or "uri" not in entry:
+            raise ConfigError(f"sources[{number}]: received {_describe(entry)}; expected a mapping with at "
+                              f"least uri: (a camera index, file, URL or image folder)")
+    if isinstance(defaults, dict):
+        inherited = {key: value for key, value in defaults.items() if key not in ("uri", "id")}
+        data["sources"] = [_merged(inherited, entry) for entry in entries]
+
+
+def _merged(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        merged[key] = _merged(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     import yaml  # a small import; kept here so importing config stays free of side effects
 
+    if path.is_dir():
+        raise ConfigError(
+            f"config file {str(path)!r} is a folder; expected a YAML file: pass one such as "
+            f"{str(path / 'run.yaml')!r}"
+        )
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist; pass an existing YAML file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text; pass a YAML file") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"config file {str(path)!r} is not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset "
+            f"{error.start}); expected a YAML text file: save it as UTF-8"
+        ) from None
+    except OSError as error:
+        raise ConfigError(
+            f"config file {str(path)!r} cannot be read ({error.strerror}); check its permissions"
+        ) from None
+    try:
+        data = yaml.load(text, Loader=_config_loader())  # safe: the loader derives from SafeLoader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or "invalid syntax"
-        raise ConfigError(
-            f"config file {str(path)!r} is not valid YAML{where}: {problem}; fix the syntax there"
-        ) from None
+        context, opened = getattr(error, "context", None), getattr(error, "context_mark", None)
+        if context and opened and mark and opened.line != mark.line:  # where an unclosed bracket began
+            problem += f" ({context} that starts at line {opened.line + 1})"
+        fix = "fix the syntax there"
+        if "'\\t'" in problem:
+            fix = "indent with spaces, not tabs"
+        elif "constructor for the tag" in problem:
+            fix = "remove the tag: a config holds plain values only"
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML{where}: {problem}; {fix}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(
-            f"config file {str(path)!r} holds a {type(data).__name__}; expected a mapping "
-            f"with sections such as 'model:'"
+            f"config file {str(path)!r} holds a {_KINDS.get(type(data).__name__, type(data).__name__)}; "
+            f"expected a mapping with sections such as 'model:' and 'inference:', each on its own line"
         )
     return data
+
+
+_KINDS = {"str": "single string", "int": "single number", "float": "single number",
+          "bool": "single true/false"}
+
+
+def _config_loader() -> type:
+    """PyYAML's ``SafeLoader`` (no Python objects) with two surprises of YAML 1.1 removed.
+
+    A key given twice in one mapping is refused with its key path: PyYAML silently
+    keeps the last, so the first value would be ignored without a word. Numbers
+    follow YAML 1.2: integers are decimal only (``0x100`` is text, so an input
+    size typed as ``0x100`` is refused rather than read as hex 256, and ``0160``
+    is 160, not octal 112), and ``1e-3`` is a float rather than text.
+    """
+    import yaml
+
+    int_tag, float_tag = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+
+    class ConfigLoader(yaml.SafeLoader):
+        def construct_document(self, node: yaml.Node) -> Any:
+            _refuse_duplicate_keys(node, "")
+            return super().construct_document(node)
+
+    ConfigLoader.yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag not in (int_tag, float_tag)]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    ConfigLoader.add_implicit_resolver(int_tag, re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
+    ConfigLoader.add_implicit_resolver(
+        float_tag,
+        re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                   r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+        list("-+0123456789."),
+    )
+    ConfigLoader.add_constructor(int_tag, lambda loader, node: int(loader.construct_scalar(node)))
+    return ConfigLoader
+
+
+def _refuse_duplicate_keys(node: Any, path: str, visited: set[int] | None = None) -> None:
+    import yaml
+
+    visited = set() if visited is None else visited
+    if id(node) in visited:  # an alias of a node already checked (or of its own parent)
+        return
+    visited.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _refuse_duplicate_keys(item, f"{path}[{index}]", visited)
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+            continue  # '<<: *defaults' merges; explicit keys beside it override, as YAML says
+        key_path = f"{path}.{key_node.value}" if path else str(key_node.value)
+        line = key_node.start_mark.line + 1
+        if key_node.value in seen:
+            raise ConfigError(
+                f"{key_path}: given twice (lines {seen[key_node.value]} and {line}); expected once "
+                f"(YAML would silently keep the last): delete one, or merge the two"
+            )
+        seen[key_node.value] = line
+        _refuse_duplicate_keys(value_node, key_path, visited)
 
 
 def _set_dotted(data: dict[str, Any], dotted_key: str, value: Any) -> None:
     *parents, leaf = dotted_key.split(".")
     node = data
-    for part in parents:
+    for depth, part in enumerate(parents):
         child = node.get(part)
-        if not isinstance(child, dict):
+        if child is not None and not isinstance(child, dict):
+            # Replacing it would hide the file's mistake behind the flag's value.
+            raise ConfigError(
+                f"{'.'.join(parents[: depth + 1])}: received {_describe(child)}; expected a mapping of keys"
+            )
+        if child is None:
             child = {}
             node[part] = child
         node = child
@@ -377,7 +508,8 @@ def _coerce(value: object, hint: Any, path: str) -> Any:
     if hint is InputSize:
         return parse_input_size(value, path)
     if dataclasses.is_dataclass(hint):
-        return from_mapping(typing.cast(type, hint), value, path)
+        # 'model:' with every key below it commented out is an empty section: its defaults.
+        return from_mapping(typing.cast(type, hint), {} if value is None else value, path)
     if origin in (Union, types.UnionType):
         options = typing.get_args(hint)
         if value is None and type(None) in options:
@@ -434,6 +566,14 @@ def _check(instance: Any, path: str) -> Any:
                 f"{where('alpha')}: received {instance.alpha}; expected one of "
                 f"{', '.join(map(str, ALPHAS))} (the MobileNet widths with published weights)"
             )
+        head = instance.head
+        # Also checked when the model is built (load.py); here, before TensorFlow is imported.
+        if instance.bundle is None and head.kind == "imagenet" and 0 < len(head.classes) != 1000:
+            raise ConfigError(
+                f"{where('head.classes')}: received {len(head.classes)} class names, but the "
+                f"imagenet head has the 1000 ImageNet classes; remove the list, or set "
+                f"{where('head.kind')}: dense"
+            )
     if isinstance(instance, HeadConfig):
         if instance.units < 1:
             raise ConfigError(f"{where('units')}: received {instance.units}; expected 1 or more")
@@ -489,6 +629,13 @@ def _check(instance: Any, path: str) -> Any:
         if instance.max_frames is not None:
             _in_range(where("max_frames"), instance.max_frames, 1, 10**12)
         _in_range(where("min_free_mb"), instance.min_free_mb, 0.0, 10**7)
+        _in_range(where("grid_fps"), instance.grid_fps, 0.1, 240.0)
+    if isinstance(instance, Config):
+        ids = [source.id for source in instance.sources if source.id]
+        repeated = sorted({source_id for source_id in ids if ids.count(source_id) > 1})
+        if repeated:
+            raise ConfigError(f"sources: id {', '.join(repeated)} given to more than one source; ids name "
+                              f"each source in records and file names, so make them unique")
     return instance
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import statistics
+import struct
 from collections import deque
 from pathlib import Path
 
@@ -48,6 +50,12 @@ class VideoSource:
 
     def _open(self) -> None:
         spec = self.spec
+        _quiet_decoder_logs()
+        if spec.kind == "file" and Path(spec.uri).exists() and not Path(spec.uri).is_file():
+            raise SourceOpenError(
+                f"{spec.uri!r} is not a regular file (a device, pipe or socket); expected a video "
+                f"file: pass its path (or a camera index like 0, or an rtsp:// URL)"
+            )
         if spec.kind == "file" and not Path(spec.uri).is_file():
             raise SourceOpenError(
                 f"video file {spec.uri!r} does not exist; check the path (or pass a camera "
@@ -115,6 +123,9 @@ class VideoSource:
                 f"unreachable, refused or not a video stream; check the URL, the network and the "
                 f"credentials (or raise source.open_timeout_s)"
             )
+        found = _sniff(Path(spec.uri))
+        if found:
+            return f"{spec.uri!r} cannot be opened as a video: {found}"
         return (
             f"{spec.uri!r} cannot be opened as a video: it is not a video file, it is damaged, or "
             f"its codec is not in OpenCV's FFmpeg; convert it (ffmpeg -i IN -c:v libx264 OUT.mp4)"
@@ -161,8 +172,9 @@ class VideoSource:
         if self._decoded < expected - max(2, expected // 50):
             raise SourceTruncated(
                 f"{self.spec.uri!r} ended after {self._decoded} of the {expected} frames its header "
-                f"announces: the file is truncated or damaged from there; the {self._decoded} frames "
-                f"before it were processed and written (re-copy or repair the file for the rest)"
+                f"announces: the file is truncated or damaged from there (or its header miscounts); "
+                f"the {self._decoded} frames before it were processed and written (re-copy or repair "
+                f"the file for the rest)"
             )
 
     def reopen(self) -> None:
@@ -181,3 +193,59 @@ class VideoSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _quiet_decoder_logs() -> None:
+    """Keep FFmpeg's and OpenCV's own lines about a damaged file off the console.
+
+    "moov atom not found", "overread 8", "File ended prematurely" and OpenCV's
+    "can't be used to capture by name" go straight to the process's stderr, a
+    screenful for one bad file; the errors raised here say it in one line. FFmpeg
+    takes its level when OpenCV first starts it, so this runs before every open.
+    A level the user set wins, and debug logging (``--verbose``) keeps them all.
+    """
+    if logger.isEnabledFor(logging.DEBUG):
+        return
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
+def _sniff(path: Path) -> str | None:
+    """What a file FFmpeg would not open holds, and the fix, when its bytes tell."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+            if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+                announced = 8 + struct.unpack("<I", head[4:8])[0]  # the RIFF header's own size
+                if size < announced:
+                    return ("it is an AVI cut off before its first frame (smaller than its header "
+                            "says); expected a whole file: copy it again")
+            if head[4:8] != b"ftyp":
+                if head and not any(byte < 9 or 13 < byte < 32 for byte in head):
+                    return ("it holds text, not video; expected a video file (.mp4, .avi, .mkv): "
+                            "check the path")
+                return None
+            # An MP4/MOV is a chain of boxes; a recording cut off before it was
+            # finalised has no 'moov' (the index FFmpeg needs to find any frame).
+            offset, kinds = 0, set()
+            while offset + 8 <= size:
+                handle.seek(offset)
+                header = handle.read(16)
+                box_size, kind = struct.unpack(">I4s", header[:8])
+                if box_size == 1 and len(header) == 16:
+                    box_size = struct.unpack(">Q", header[8:])[0]
+                elif box_size == 0:
+                    box_size = size - offset
+                if box_size < 8:
+                    break
+                kinds.add(kind)
+                offset += box_size
+            if b"moov" in kinds:
+                return None
+            return ("it is an MP4/MOV without its index (no 'moov' box): the recording was cut off "
+                    "before it was finalised, or the copy is incomplete; expected a whole file: copy "
+                    "it again (or repair it with a tool such as untrunc)")
+    except OSError:
+        return None
