@@ -148,7 +148,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="classify a camera, video file, stream or image folder")
     _add_model_flags(run)
-    run.add_argument("--source", help="camera index (0), video file, rtsp:// or http(s):// URL, image folder or glob")
+    run.add_argument("--source", dest="run_sources", action="append", metavar="SOURCE",
+                     help="camera index (0), video file, rtsp:// or http(s):// URL, image folder or glob; "
+                          "repeat for several sources in one run (one model, batches across them)")
     run.add_argument("--batch-size", type=int, help="frames per inference call (default 8)")
     run.add_argument("--output-video", help="write the annotated video here (.mp4, .avi)")
     run.add_argument("--predictions", help="write one record per frame here (.jsonl or .csv)")
@@ -230,6 +232,11 @@ def _config_from(arguments: argparse.Namespace) -> Any:
     for flag, key in run_flags.items():
         if getattr(arguments, flag, None) is not None:
             overrides[key] = getattr(arguments, flag)
+    run_sources = getattr(arguments, "run_sources", None) or []
+    if len(run_sources) == 1:
+        overrides["source.uri"] = run_sources[0]
+    elif run_sources:  # several: they replace any sources: list of the config file
+        overrides["sources"] = [{"uri": uri} for uri in run_sources]
     if getattr(arguments, "no_display", False):
         overrides["output.display"] = False
     if getattr(arguments, "realtime", False):
@@ -380,7 +387,7 @@ def _parse_counts(text: str, flag: str) -> list[int]:
 
 def _run(arguments: argparse.Namespace) -> int:
     config = _config_from(arguments)
-    if arguments.source is None and arguments.config is None:
+    if not arguments.run_sources and arguments.config is None:
         raise ConfigError("--source: missing; pass a camera index (0), a video file, an rtsp:// URL or an image folder")
     from streamcls.pipeline import Pipeline
     from streamcls.progress import Progress
@@ -389,9 +396,9 @@ def _run(arguments: argparse.Namespace) -> int:
     error: StreamclsError | None = None
     interrupted = False
     with pipeline:
-        is_file = pipeline.policy.value == "block"
+        is_file = pipeline.offline
         progress = Progress(pipeline.frame_count_hint if is_file else None,
-                            pipeline.config.source.id or "frames", enabled=config.output.progress)
+                            "frames", enabled=config.output.progress)
         try:
             for _prediction in pipeline:
                 progress.update(pipeline.fps)
@@ -421,7 +428,8 @@ def _print_summary(summary: Any, interrupted: bool) -> None:
         f"frames      {summary.frames_read} read, {summary.frames_processed} processed, "
         f"{summary.frames_dropped} dropped",
         f"throughput  {summary.throughput_fps:.1f} frames/s over {summary.elapsed_s:.1f} s "
-        f"({summary.batches} batches)",
+        f"({summary.batches} batches"
+        + (f", {summary.mean_batch_size:.1f} frames each)" if summary.mean_batch_size else ")"),
         f"latency     mean {ms(summary.latency_mean_ms)}, p95 {ms(summary.latency_p95_ms)}",
         f"stages (ms) {stages}",
     ]
@@ -434,6 +442,14 @@ def _print_summary(summary: Any, interrupted: bool) -> None:
                                          if gap.frames_missed is not None else "")
                if gap.ended_at else "never came back")
             for gap in summary.gaps))
+    if len(summary.sources) > 1:
+        for source in summary.sources:
+            lines.append(
+                f"  {source.source_id}: {source.state}, {source.policy} policy, {source.frames_read} read, "
+                f"{source.frames_processed} processed, {source.frames_dropped} dropped, "
+                f"{source.throughput_fps:.1f} frames/s, latency p95 {ms(source.latency_p95_ms)}"
+                + (f", {source.reconnects} reconnects" if source.reconnects else "")
+                + (f" - {source.error}" if source.error else ""))
     if summary.segments is not None:
         lines.append(f"segments    {summary.segments} runs of one label")
     if summary.skipped_files:

@@ -1,10 +1,12 @@
 """Preprocessing and batched inference, each in its own thread.
 
-``PreprocessThread`` turns frames from a capture channel into model input;
-``BatchThread`` collects up to ``batch_size`` of them, or whatever has arrived
-``max_batch_wait_ms`` after the first, runs the classifier once, and splits
-the results back to frames in their order. Decoding, preprocessing and
-inference of different frames overlap; every queue between them is bounded.
+``PreprocessThread`` (one per source) turns frames from that source's capture
+channel into model input, in the source's lane of a ``FairInbox``;
+``BatchThread`` (one per run) takes up to ``batch_size`` of them across the
+lanes fairly, or whatever has arrived ``max_batch_wait_ms`` after the first,
+runs the classifier once, and hands the results on in the order taken (each
+source's frames stay in their order). Decoding, preprocessing and inference
+of different frames overlap; every queue between them is bounded.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
+from streamcls.batching import FairInbox
 from streamcls.frames import Classified, Frame
 from streamcls.preprocess import PreprocessSpec, preprocess
 from streamcls.queues import force_put, put_until_stopped
@@ -44,10 +47,11 @@ class Prepared:
 
 
 class PreprocessThread(threading.Thread):
-    def __init__(self, channel: FrameChannel, spec: PreprocessSpec, output: queue.Queue,
+    def __init__(self, channel: FrameChannel, spec: PreprocessSpec, inbox: FairInbox, source_id: str,
                  stop: threading.Event):
-        super().__init__(name="preprocess", daemon=True)
-        self.channel, self.spec, self.output, self.stop_event = channel, spec, output, stop
+        super().__init__(name=f"preprocess-{source_id}", daemon=True)
+        self.channel, self.spec, self.inbox, self.stop_event = channel, spec, inbox, stop
+        self.source_id = source_id
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -63,22 +67,22 @@ class PreprocessThread(threading.Thread):
                 image = preprocess(frame.image, self.spec)  # type: ignore[attr-defined]
                 done = time.monotonic()
                 prepared = Prepared(frame, image, (done - start) * 1000, done)  # type: ignore[arg-type]
-                if not put_until_stopped(self.output, prepared, self.stop_event):
+                if not self.inbox.put(self.source_id, prepared, self.stop_event):
                     break
         except BaseException as error:
-            logger.exception("preprocessing failed")
+            logger.exception("preprocessing of %s failed", self.source_id)
             self.error = error
         finally:
-            force_put(self.output, END, self.stop_event)
+            self.inbox.finish(self.source_id)
 
 
 class BatchThread(threading.Thread):
-    """Runs the classifier on batches of prepared frames, keeping their order."""
+    """Runs the classifier on batches taken fairly across sources, keeping each source's order."""
 
-    def __init__(self, classifier: BatchClassifier, source: queue.Queue, output: queue.Queue,
+    def __init__(self, classifier: BatchClassifier, inbox: FairInbox, output: queue.Queue,
                  stop: threading.Event, max_batch_wait_ms: float):
         super().__init__(name="inference", daemon=True)
-        self.classifier, self.source, self.output, self.stop_event = classifier, source, output, stop
+        self.classifier, self.inbox, self.output, self.stop_event = classifier, inbox, output, stop
         self.max_wait = max_batch_wait_ms / 1000
         self.batches = 0
         self.inference_seconds = 0.0
@@ -86,9 +90,10 @@ class BatchThread(threading.Thread):
 
     def run(self) -> None:
         try:
-            finished = False
-            while not finished and not self.stop_event.is_set():
-                batch, finished = self._collect()
+            while not self.stop_event.is_set():
+                batch = self.inbox.take(self.classifier.batch_size, self.max_wait, self.stop_event)
+                if batch is None:  # every source has ended
+                    break
                 if batch and not self._run_batch(batch):
                     break
         except BaseException as error:
@@ -96,25 +101,6 @@ class BatchThread(threading.Thread):
             self.error = error
         finally:
             force_put(self.output, END, self.stop_event)
-
-    def _collect(self) -> tuple[list[Prepared], bool]:
-        """Up to batch_size items, waiting at most max_wait after the first."""
-        batch: list[Prepared] = []
-        deadline = None
-        while len(batch) < self.classifier.batch_size and not self.stop_event.is_set():
-            timeout = 0.1 if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                item = self.source.get(timeout=timeout)
-            except queue.Empty:
-                if deadline is not None:
-                    break
-                continue
-            if item is END:
-                return batch, True
-            batch.append(item)
-            if deadline is None:
-                deadline = time.monotonic() + self.max_wait
-        return batch, False
 
     def _run_batch(self, batch: list[Prepared]) -> bool:
         images = np.stack([item.image for item in batch])

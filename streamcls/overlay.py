@@ -14,8 +14,12 @@ from streamcls.frames import Prediction
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def render(image: np.ndarray, prediction: Prediction, fps: float | None) -> np.ndarray:
-    """Draw labels, scores, smoothed label, FPS and latency on a copy of ``image``."""
+def render(image: np.ndarray, prediction: Prediction, fps: float | None, title: str | None = None) -> np.ndarray:
+    """Draw labels, scores, smoothed label, FPS and latency on a copy of ``image``.
+
+    ``title`` (the source id, in a multi-source run) heads the panel, so a tile or a
+    per-source video says which camera it is.
+    """
     canvas = image.copy()
     height = canvas.shape[0]
     scale = max(0.35, height / 720 * 0.8)
@@ -28,6 +32,8 @@ def render(image: np.ndarray, prediction: Prediction, fps: float | None) -> np.n
         lines = [f"{prediction.smoothed_label} {prediction.smoothed_score:.0%}"] + [f"frame: {lines[0]}"] + lines[1:]
     status = f"{fps:.1f} fps  " if fps else ""
     lines.append(f"{status}{prediction.latency_ms:.0f} ms")
+    if title:
+        lines.insert(0, title)
     widest = max(cv2.getTextSize(line, _FONT, scale, thickness)[0][0] for line in lines)
     margin = int(8 * scale) + 2
     if widest + 2 * margin > canvas.shape[1]:  # long labels on a small frame: shrink to fit
@@ -44,6 +50,7 @@ def render(image: np.ndarray, prediction: Prediction, fps: float | None) -> np.n
     region[:] = (region.astype(np.uint16) * 3 // 10).astype(np.uint8)
     for number, line in enumerate(lines):
         baseline = margin + line_height * (number + 1) - int(8 * scale)
-        color = (80, 255, 80) if number == 0 else (255, 255, 255)
+        headline = 1 if title else 0
+        color = (80, 255, 80) if number == headline else (255, 255, 255)
         cv2.putText(canvas, line, (margin, baseline), _FONT, scale, color, thickness, cv2.LINE_AA)
     return canvas

@@ -1,0 +1,114 @@
+"""Batches across sources: one bounded lane per source, taken fairly.
+
+Every source's prepared frames wait in their own lane (a bounded FIFO), so a
+fast or stuck source never fills the room another one needs, and the order of
+each source's frames is kept. ``take`` gathers up to ``batch_size`` frames,
+leaving with what it has ``max_wait`` seconds after the first, visiting the
+lanes fairly:
+
+* ``round_robin``: one frame from each lane in turn, starting after the lane
+  that went first last time, so a 60 fps camera cannot starve a 5 fps one;
+* ``oldest_first``: always the frame that has waited longest, whichever lane.
+
+Example::
+
+    inbox = FairInbox(["door", "lobby"], capacity=16)
+    inbox.put("door", prepared, stop)        # a preprocessing thread
+    inbox.finish("door")                     # its source has ended
+    batch = inbox.take(8, 0.02, stop)        # the inference thread; None once every lane is done
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any, Literal
+
+Fairness = Literal["round_robin", "oldest_first"]
+
+
+class FairInbox:
+    """Bounded per-source lanes with fair batch taking. Thread-safe."""
+
+    def __init__(self, source_ids: Iterable[str], capacity: int, fairness: Fairness = "round_robin",
+                 age_of: Any = None):
+        self.capacity = capacity
+        self.fairness = fairness
+        # How long an item has waited, for oldest_first: by default its ``ready_at``.
+        self._age_key = age_of or (lambda item: item.ready_at)
+        self._lanes: dict[str, deque[Any]] = {source_id: deque() for source_id in source_ids}
+        self._open = set(self._lanes)
+        self._order = list(self._lanes)
+        self._next_lane = 0
+        self._condition = threading.Condition()
+
+    def put(self, source_id: str, item: Any, stop: threading.Event) -> bool:
+        """Add to the source's lane, waiting while it is full; False if ``stop`` was set meanwhile."""
+        lane = self._lanes[source_id]
+        with self._condition:
+            while len(lane) >= self.capacity:
+                if stop.is_set():
+                    return False
+                self._condition.wait(0.1)
+            lane.append(item)
+            self._condition.notify_all()
+        return True
+
+    def finish(self, source_id: str) -> None:
+        """The source will put nothing more; what is in its lane is still taken."""
+        with self._condition:
+            self._open.discard(source_id)
+            self._condition.notify_all()
+
+    def depth(self, source_id: str) -> int:
+        return len(self._lanes[source_id])
+
+    def take(self, batch_size: int, max_wait: float, stop: threading.Event) -> list[Any] | None:
+        """Up to ``batch_size`` items; ``[]`` when stopped; ``None`` once every lane is finished and empty."""
+        batch: list[Any] = []
+        deadline: float | None = None
+        with self._condition:
+            while len(batch) < batch_size and not stop.is_set():
+                if self._pick(batch, batch_size):
+                    deadline = deadline or time.monotonic() + max_wait
+                    self._condition.notify_all()  # room in a lane: its producer may go on
+                    continue
+                if not self._open:  # every source has ended and every lane is empty
+                    return batch or None
+                if deadline is None:
+                    self._condition.wait(0.1)
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._condition.wait(remaining)
+        return batch
+
+    def _pick(self, batch: list[Any], batch_size: int) -> bool:
+        """Move waiting items into ``batch`` fairly; False when every lane is empty."""
+        filled = [source_id for source_id in self._order if self._lanes[source_id]]
+        if not filled:
+            return False
+        if self.fairness == "oldest_first":
+            while len(batch) < batch_size:
+                heads = [source_id for source_id in self._order if self._lanes[source_id]]
+                if not heads:
+                    break
+                oldest = min(heads, key=lambda source_id: self._age_key(self._lanes[source_id][0]))
+                batch.append(self._lanes[oldest].popleft())
+            return True
+        # Round robin, one item per lane per turn, the turn starting where the last one stopped.
+        count = len(self._order)
+        while len(batch) < batch_size:
+            took = False
+            for step in range(count):
+                lane = self._lanes[self._order[(self._next_lane + step) % count]]
+                if lane and len(batch) < batch_size:
+                    batch.append(lane.popleft())
+                    took = True
+            self._next_lane = (self._next_lane + 1) % count
+            if not took:
+                break
+        return True
