@@ -10,6 +10,10 @@ lanes fairly:
   that went first last time, so a 60 fps camera cannot starve a 5 fps one;
 * ``oldest_first``: always the frame that has waited longest, whichever lane.
 
+A live source's lane drops its oldest frame when full instead of making its
+producer wait (``live``): under the latest policy at most one batch of fresh
+frames waits for the model, so latency stays bounded by about one batch.
+
 Example::
 
     inbox = FairInbox(["door", "lobby"], capacity=16)
@@ -33,9 +37,11 @@ class FairInbox:
     """Bounded per-source lanes with fair batch taking. Thread-safe."""
 
     def __init__(self, source_ids: Iterable[str], capacity: int, fairness: Fairness = "round_robin",
-                 age_of: Any = None):
+                 age_of: Any = None, live: Iterable[str] = (), live_capacity: int | None = None):
         self.capacity = capacity
         self.fairness = fairness
+        self.live = set(live)
+        self.live_capacity = live_capacity or capacity
         # How long an item has waited, for oldest_first: by default its ``ready_at``.
         self._age_key = age_of or (lambda item: item.ready_at)
         self._lanes: dict[str, deque[Any]] = {source_id: deque() for source_id in source_ids}
@@ -43,11 +49,17 @@ class FairInbox:
         self._order = list(self._lanes)
         self._next_lane = 0
         self._condition = threading.Condition()
+        self.dropped = {source_id: 0 for source_id in self._lanes}
 
     def put(self, source_id: str, item: Any, stop: threading.Event) -> bool:
-        """Add to the source's lane, waiting while it is full; False if ``stop`` was set meanwhile."""
+        """Add to the source's lane, waiting while it is full (a live lane drops its oldest
+        instead); False if ``stop`` was set meanwhile."""
         lane = self._lanes[source_id]
         with self._condition:
+            if source_id in self.live:
+                while len(lane) >= self.live_capacity:
+                    lane.popleft()
+                    self.dropped[source_id] += 1
             while len(lane) >= self.capacity:
                 if stop.is_set():
                     return False

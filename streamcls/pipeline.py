@@ -39,7 +39,7 @@ from streamcls.batching import FairInbox
 from streamcls.config import Config, SourceConfig
 from streamcls.errors import SourceError, StreamclsError
 from streamcls.frames import Classified, Prediction
-from streamcls.inference import BatchClassifier, BatchThread, PreprocessThread
+from streamcls.inference import BatchClassifier, BatchThread, PreprocessThread, Turns
 from streamcls.metrics import SlidingRate, StageClock
 from streamcls.outputs import Outputs, SourceOutputs, open_outputs
 from streamcls.overlay import render
@@ -103,7 +103,7 @@ class Pipeline:
         self._started_at = 0.0
         self._finished_at: float | None = None
         self._error: StreamclsError | None = None
-        self._batcher: BatchThread | None = None
+        self._batchers: list[BatchThread] = []
         self.notes: list[str] = []
         self.close_error: StreamclsError | None = None
 
@@ -151,7 +151,9 @@ class Pipeline:
             self._classifier = _load_classifier(config, [run.capture for run in self._runs.values()])
         classifier = self._classifier
         self.labels: tuple[str, ...] = classifier.spec.classes  # type: ignore[attr-defined]
-        inbox = FairInbox(self._runs, capacity=2 * classifier.batch_size, fairness=config.inference.fairness)
+        live = [run.source_id for run in self._runs.values() if run.policy is CapturePolicy.LATEST]
+        inbox = FairInbox(self._runs, capacity=2 * classifier.batch_size, fairness=config.inference.fairness,
+                          live=live, live_capacity=classifier.batch_size)
         self._inbox = inbox
         self._results: queue.Queue = queue.Queue(maxsize=2 * classifier.batch_size * len(self._runs))
         for run in self._runs.values():
@@ -159,8 +161,12 @@ class Pipeline:
             run.preprocess = PreprocessThread(run.channel, classifier.preprocess_spec, inbox, run.source_id,
                                               self._stop)
             self._threads.append(run.preprocess)
-        self._batcher = BatchThread(classifier, inbox, self._results, self._stop, config.inference.max_batch_wait_ms)
-        self._threads.append(self._batcher)
+        workers = config.inference.workers or (2 if self.several else 1)
+        turns = Turns(workers)
+        self._batchers = [BatchThread(classifier, inbox, self._results, self._stop, config.inference.max_batch_wait_ms,
+                                      turns, number if workers > 1 else 0)
+                          for number in range(1, workers + 1)]
+        self._threads.extend(self._batchers)
         self._started_at = time.monotonic()
         for thread in self._threads:
             if not thread.is_alive() and thread.ident is None:
@@ -310,7 +316,7 @@ class Pipeline:
     def _raise_thread_errors(self) -> None:
         for thread in self._threads:
             thread.join(JOIN_TIMEOUT_S)
-        for thread in [run.preprocess for run in self._runs.values()] + [self._batcher]:
+        for thread in [run.preprocess for run in self._runs.values()] + self._batchers:
             if thread is not None and thread.error is not None:
                 raise StreamclsError(f"{thread.name} stage failed: {thread.error}") from thread.error
         failed = [run.capture for run in self._runs.values() if run.capture.error is not None]
@@ -344,6 +350,13 @@ class Pipeline:
     def processed(self) -> int:
         return self._processed
 
+    def queue_capacities(self) -> dict[str, int]:
+        """The bounds of ``queue_depths``, over every source."""
+        return {"capture": sum(run.channel.capacity for run in self._runs.values()),
+                "prepared": sum(self._inbox.live_capacity if source_id in self._inbox.live else self._inbox.capacity
+                                for source_id in self._runs),
+                "results": self._results.maxsize}
+
     def queue_depths(self) -> dict[str, int]:
         """Items waiting between the stages now, over every source (each queue is bounded)."""
         return {"capture": sum(run.channel.depth() for run in self._runs.values()),
@@ -359,9 +372,9 @@ class Pipeline:
         decode_seconds = sum(run.capture.stats.decode_seconds for run in self._runs.values())
         if frames_read:
             stage_ms["decode"] = decode_seconds * 1000 / frames_read
-        batcher = self._batcher
-        if batcher is not None and batcher.batches:
-            stage_ms["inference_per_batch"] = batcher.inference_seconds * 1000 / batcher.batches
+        batches = sum(batcher.batches for batcher in self._batchers)
+        if batches:
+            stage_ms["inference_per_batch"] = sum(b.inference_seconds for b in self._batchers) * 1000 / batches
         latencies = self._clock.latencies_ms
         videos = [run.outputs.video for run in self._runs.values() if run.outputs.video is not None]
         grid = self._outputs.grid if self._outputs is not None else None
@@ -380,7 +393,7 @@ class Pipeline:
             latency_mean_ms=sum(latencies) / len(latencies) if latencies else None,
             latency_p95_ms=self._clock.latency(95),
             stage_ms=stage_ms,
-            batches=batcher.batches if batcher is not None else 0,
+            batches=batches,
             reconnects=sum(source.reconnects for source in sources),
             gaps=tuple(gap for source in sources for gap in source.gaps),
             video_codec=next((video.codec for video in videos if video.codec), None),
@@ -389,7 +402,7 @@ class Pipeline:
             error=str(self._error) if self._error else None,
             notes=tuple(self.notes),
             sources=sources,
-            mean_batch_size=self._processed / batcher.batches if batcher is not None and batcher.batches else None,
+            mean_batch_size=self._processed / batches if batches else None,
         )
 
     def _source_summary(self, run: _SourceRun, elapsed: float) -> SourceSummary:
@@ -401,7 +414,7 @@ class Pipeline:
             state=run.capture.state,
             frames_read=stats.frames_read,
             frames_processed=run.processed,
-            frames_dropped=run.channel.dropped,
+            frames_dropped=run.channel.dropped + self._inbox.dropped[run.source_id],
             throughput_fps=run.processed / elapsed,
             latency_mean_ms=sum(latencies) / len(latencies) if latencies else None,
             latency_p95_ms=run.clock.latency(95),

@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from fakes import FakeClassifier, FakeSource, expected_class
 from videos import write_video
@@ -195,3 +196,39 @@ def test_stop_ends_every_source_promptly():
     assert not any(thread.is_alive() for thread in pipeline._threads)
     assert all(source.closed for source in sources)
     assert all(source.frames_processed > 0 for source in pipeline.summary().sources)
+
+
+class JitteryClassifier(FakeClassifier):
+    """Each call takes a random 0-20 ms, so two workers finish their batches out of order."""
+
+    def __init__(self, batch_size):
+        super().__init__(batch_size)
+        self.random = np.random.default_rng(7)
+        self.concurrent = 0
+        self.most_concurrent = 0
+
+    def classify(self, images):
+        with self._lock:
+            self.concurrent += 1
+            self.most_concurrent = max(self.most_concurrent, self.concurrent)
+            delay = float(self.random.uniform(0, 0.02))
+        time.sleep(delay)
+        try:
+            return super().classify(images)
+        finally:
+            with self._lock:
+                self.concurrent -= 1
+
+
+def test_two_inference_workers_overlap_batches_and_keep_every_source_in_order():
+    sources = [FakeSource(count, source_id=f"file{tag}", tag=tag) for tag, count in enumerate((90, 150))]
+    classifier = JitteryClassifier(batch_size=4)
+    cfg = replace(config(batch_size=4), inference=InferenceConfig(batch_size=4, workers=2))
+    with Pipeline(cfg, classifier=classifier, sources=sources) as pipeline:
+        grouped = by_source(list(pipeline))
+    assert classifier.most_concurrent == 2  # the two workers did run batches at the same time
+    for tag, source in enumerate(sources):
+        mine = grouped[source.spec.source_id]
+        assert [p.frame_index for p in mine] == list(range(source.count))
+        assert [p.label for p in mine] == [expected_class(i, tag) for i in range(source.count)]
+    assert pipeline.summary().batches == len(classifier.batch_sizes)

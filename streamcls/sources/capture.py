@@ -51,6 +51,7 @@ class FrameChannel:
 
     def __init__(self, policy: CapturePolicy, capacity: int):
         self.policy = policy
+        self.capacity = 2 if policy is CapturePolicy.LATEST else capacity  # latest: the newest frame, then END
         self.dropped = 0
         self._queue: queue.Queue[object] = queue.Queue(maxsize=capacity)
         self._slot: list[object] = []
