@@ -154,7 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, help="frames per inference call (default 8)")
     run.add_argument("--output-video", help="write the annotated video here (.mp4, .avi)")
     run.add_argument("--predictions", help="write one record per frame here (.jsonl or .csv)")
-    run.add_argument("--segments", dest="segments_output", help="write runs of one label here (.csv, .json or .jsonl): source, "
+    run.add_argument("--segments", dest="segments_output", metavar="PATH", help="write runs of one label here (.csv, .json or .jsonl): source, "
                                         "start/end frame and time, label, mean score")
     run.add_argument("--no-display", action="store_true", help="do not open a window")
     run.add_argument("--max-frames", type=int, help="stop after this many frames")
