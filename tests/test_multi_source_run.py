@@ -85,7 +85,7 @@ def test_a_killed_stream_leaves_the_other_streams_rate_alone():
         for server in servers:
             server.stop()
     summary = {s.source_id: s for s in pipeline.summary().sources}
-    assert killed_at is not None and len(kept) == summary["kept"].frames_processed >= 150
+    assert killed_at is not None and len(kept) == summary["kept"].frames_processed
     # Rates from the median time between frames: the burst a stream delivers on connecting
     # (what the server had buffered) does not count as its rate.
     before = 1 / statistics.median(b - a for a, b in zip(kept, kept[1:]) if b < killed_at)
