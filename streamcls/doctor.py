@@ -395,18 +395,10 @@ def _model_check(config: Config) -> Check:
 
 
 def imagenet_candidates(alpha: float, input_size: InputSize, include_top: bool) -> list[str]:
-    """The cache file names a run would use, best first (as ``find_imagenet_weights`` looks)."""
-    from streamcls.model.imagenet import DEFAULT_SIZE, PUBLISHED_SIZES, weight_file_name
+    """The cache file names a run would use, best first (the loader's own list)."""
+    from streamcls.model.imagenet import weight_candidates
 
-    side = input_size.height
-    published = side == input_size.width and side in PUBLISHED_SIZES
-    sizes = [side] if published and side != DEFAULT_SIZE else []
-    names = []
-    for size in [*sizes, DEFAULT_SIZE]:
-        names.append(weight_file_name(alpha, size, include_top))
-        if not include_top:  # a file with the top also fills a backbone
-            names.append(weight_file_name(alpha, size, include_top=True))
-    return names
+    return [name for _, names in weight_candidates(alpha, input_size, include_top) for name in names]
 
 
 def _imagenet_check(alpha: float, input_size: InputSize, include_top: bool) -> Check:

@@ -53,6 +53,22 @@ def models_cache_dir() -> Path:
     return keras_cache_root() / "models"
 
 
+def weight_candidates(alpha: float, input_size: InputSize, include_top: bool) -> list[tuple[int, list[str]]]:
+    """(size, file names best first) to look for, best size first: the resolution-matched
+    file when one is published, then the 224 px one (carried over). A file with the top
+    also serves a backbone-only build."""
+    matched = input_size.height == input_size.width and input_size.height in PUBLISHED_SIZES
+    sizes = [input_size.height] if matched and input_size.height != DEFAULT_SIZE else []
+    sizes.append(DEFAULT_SIZE)
+    candidates = []
+    for size in sizes:
+        names = [weight_file_name(alpha, size, include_top)]
+        if not include_top:
+            names.append(weight_file_name(alpha, size, include_top=True))
+        candidates.append((size, names))
+    return candidates
+
+
 def find_imagenet_weights(alpha: float, input_size: InputSize, include_top: bool) -> ImagenetWeights:
     """Find (in the cache) or download the ImageNet weights for this build.
 
@@ -64,13 +80,10 @@ def find_imagenet_weights(alpha: float, input_size: InputSize, include_top: bool
             message names the file, the cache folder and the local-file option.
     """
     matched = input_size.height == input_size.width and input_size.height in PUBLISHED_SIZES
-    sizes = [input_size.height] if matched and input_size.height != DEFAULT_SIZE else []
-    sizes.append(DEFAULT_SIZE)
+    candidates = weight_candidates(alpha, input_size, include_top)
+    sizes = [size for size, _ in candidates]
     failures: list[str] = []
-    for size in sizes:
-        names = [weight_file_name(alpha, size, include_top)]
-        if not include_top:
-            names.append(weight_file_name(alpha, size, include_top=True))
+    for size, names in candidates:
         cached = [models_cache_dir() / name for name in names if (models_cache_dir() / name).is_file()]
         path = cached[0] if cached else _download(names[0], failures)
         if path is not None:
