@@ -64,7 +64,7 @@ def peak_memory_mb() -> float:
 def child(mode: str, uris: list[str], input_size: int, batch_size: int, realtime: bool = False,
           workers: int | None = None) -> dict:
     """Runs in a child process: load the model, then time the work alone."""
-    from streamcls.model.classify import Classifier
+    from streamcls.model.backends.keras import Classifier
     from streamcls.model.load import load_model
     from streamcls.pipeline import Pipeline
 

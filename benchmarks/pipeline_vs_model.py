@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from streamcls.config import Config, InferenceConfig, InputSize, ModelConfig, OutputConfig, SourceConfig
-from streamcls.model.classify import Classifier
+from streamcls.model.backends.keras import Classifier
 from streamcls.model.load import load_model
 from streamcls.pipeline import Pipeline
 

@@ -237,7 +237,7 @@ def soak_config(input_size: InputSize | None = None, alpha: float = 0.25, batch_
 
 def build_classifier(config: Config) -> Any:
     """The real compiled Keras classifier of ``config.model``, every bucket traced and run once."""
-    from streamcls.model.classify import Classifier
+    from streamcls.model.backends.keras import Classifier
     from streamcls.model.load import load_model
 
     classifier = Classifier.from_loaded(load_model(config.model), batch_size=config.inference.batch_size,
@@ -427,7 +427,7 @@ def soak(classifier: Any, make_source: Callable[[], FrameSource], config: Config
     Raises:
         RuntimeError: the run hit ``timeout_s``, or ended within its warm-up.
     """
-    from streamcls.metrics import StageClock
+    from streamcls.pipeline.clocks import StageClock
     from streamcls.pipeline import Pipeline
 
     before = Holdings.now()

@@ -111,12 +111,12 @@ def _parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser("bench", help="sweep input size x batch size x backend: fps, latency, accuracy, a recommendation")
     _add_model_flags(sweep)
-    from streamcls.benchmark.command import add_arguments
+    from streamcls.commands.bench import add_arguments
 
     add_arguments(sweep)
     sweep.set_defaults(handler=_bench)
 
-    from streamcls.train.command import add_train_arguments
+    from streamcls.commands.train import add_train_arguments
 
     train = commands.add_parser("train", help="train a classifier on your own classes (folders and/or labelled videos)")
     _add_model_flags(train)
@@ -291,7 +291,7 @@ def _model_bench(arguments: argparse.Namespace) -> int:
     if arguments.model is None and arguments.config is None and arguments.weights is None:
         # Speed does not depend on weight values: measure without needing a download.
         model_config = replace(model_config, weights="none")
-    from streamcls.model.bench import bench_model
+    from streamcls.benchmark.model_speed import bench_model
 
     print(
         f"{'input':>9} {'batch':>5} {'compiled img/s':>15} {'spread':>7} "
@@ -315,13 +315,13 @@ def _model_bench(arguments: argparse.Namespace) -> int:
 
 
 def _train(arguments: argparse.Namespace) -> int:
-    from streamcls.train.command import train_command
+    from streamcls.commands.train import train_command
 
     return train_command(arguments, _config_from(arguments))
 
 
 def _evaluate(arguments: argparse.Namespace) -> int:
-    from streamcls.train.command import evaluate_command
+    from streamcls.commands.train import evaluate_command
 
     if arguments.model is not None:
         raise ConfigError("evaluate takes the bundle as its first argument; drop --model")
@@ -330,7 +330,7 @@ def _evaluate(arguments: argparse.Namespace) -> int:
 
 
 def _demo(arguments: argparse.Namespace) -> int:
-    from streamcls.train.command import demo_command
+    from streamcls.commands.train import demo_command
 
     return demo_command(arguments)
 
@@ -361,7 +361,7 @@ def _export(arguments: argparse.Namespace) -> int:
 
 
 def _bench(arguments: argparse.Namespace) -> int:
-    from streamcls.benchmark.command import bench
+    from streamcls.commands.bench import bench
 
     config = _config_from(arguments)
     return bench(arguments, config)
@@ -390,7 +390,7 @@ def _run(arguments: argparse.Namespace) -> int:
     if not arguments.run_sources and arguments.config is None:
         raise ConfigError("--source: missing; pass a camera index (0), a video file, an rtsp:// URL or an image folder")
     from streamcls.pipeline import Pipeline
-    from streamcls.progress import Progress
+    from streamcls.commands.progress import Progress
 
     pipeline = Pipeline(config)
     error: StreamclsError | None = None

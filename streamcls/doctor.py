@@ -238,7 +238,7 @@ def _video(probe_timeout_s: float) -> Video:
     except Exception as error:  # noqa: BLE001  a wheel built for another NumPy fails oddly
         return Video(None, _first_line(error), (), (), (), "unknown", False, "OpenCV did not import", ())
     from streamcls.quiet import quiet_native_stderr
-    from streamcls.show import display_available
+    from streamcls.outputs.window import display_available
 
     registry = cv2.videoio_registry
     camera, stream, writer = (_available_backends(registry, list_backends()) for list_backends in (
@@ -480,7 +480,8 @@ def _display_check(wanted: bool, video: Video) -> Check:
 
 
 def _source_check(uri: str, video: Video, probe_timeout_s: float) -> Check:
-    from streamcls.sources import describe_source, mask_uri
+    from streamcls.redact import mask_uri
+    from streamcls.sources import describe_source
 
     spec = describe_source(uri)
     shown = mask_uri(spec.uri)

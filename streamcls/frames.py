@@ -1,15 +1,35 @@
-"""The data that flows between stages, one direction only.
+"""Every type that travels between stages, one direction only.
 
 ``FrameSource -> Frame -> preprocess -> classifier -> Classified -> postprocess
 -> Prediction -> overlay -> sinks``. All frozen: a stage never changes what an
-earlier stage produced.
+earlier stage produced. ``Gap`` records a live stream's silence, ``StreamState``
+what a source's capture is doing, and ``END`` closes every queue between stages.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 import numpy as np
+
+END = object()  # the sentinel that closes a channel or queue between two stages
+
+
+class StreamState(str, enum.Enum):
+    """What a source's capture thread is doing. Compares equal to its value (``"failed"``)."""
+
+    OPENING = "opening"
+    RUNNING = "running"
+    RECONNECTING = "reconnecting"
+    ENDED = "ended"
+    FAILED = "failed"
+
+    def __str__(self) -> str:  # printed and written as the plain word
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
 
 @dataclass(frozen=True)
@@ -82,3 +102,26 @@ class Prediction:
             "latency_ms": round(self.latency_ms, 3),
             "gap_before_ms": None if self.gap_before_ms is None else round(self.gap_before_ms, 1),
         }
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A stretch of time a live stream delivered nothing.
+
+    ``started_at`` is when the last frame before it was decoded (``time.monotonic()``),
+    ``ended_at`` when the first frame after it was (None: it never came back).
+    ``frames_missed`` is as far as known: the gap's length times the stream's frame
+    rate, when the stream announces one. Frame indices are never invented for it:
+    the first frame after a gap gets the next index, and its record says how long
+    the gap before it was (``gap_before_ms``).
+    """
+
+    source_id: str
+    started_at: float
+    ended_at: float | None  # None: never came back
+    last_index_before: int
+    frames_missed: int | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.ended_at is None else self.ended_at - self.started_at

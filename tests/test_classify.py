@@ -8,7 +8,7 @@ from weightfiles import calibrate_batch_norm
 
 from streamcls.config import HeadConfig, InputSize, ModelConfig
 from streamcls.errors import DeviceError, ModelError
-from streamcls.model.classify import Classifier, bucket_sizes
+from streamcls.model.backends.keras import Classifier, bucket_sizes
 from streamcls.model.load import load_model
 
 

@@ -11,7 +11,7 @@ from toyset import CLASSES, toy_images
 
 from streamcls.config import InputSize
 from streamcls.model.bundle import load_bundle
-from streamcls.model.classify import Classifier
+from streamcls.model.backends.keras import Classifier
 from streamcls.preprocess import PreprocessSpec, preprocess_batch
 
 

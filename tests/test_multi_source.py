@@ -16,7 +16,7 @@ import pytest
 from fakes import FakeClassifier, FakeSource, expected_class
 from videos import write_video
 
-from streamcls.batching import FairInbox
+from streamcls.pipeline.batching import FairInbox
 from streamcls.config import Config, InferenceConfig, OutputConfig, ReconnectConfig, SourceConfig
 from streamcls.errors import SourceError
 from streamcls.pipeline import Pipeline

@@ -16,7 +16,7 @@ from videos import decode_all, write_video
 
 from streamcls.config import Config, InferenceConfig, OutputConfig, ReconnectConfig, SourceConfig
 from streamcls.errors import SourceError
-from streamcls.outputs import file_safe
+from streamcls.outputs.open import file_safe
 from streamcls.pipeline import Pipeline
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from streamcls.frames import Prediction
-from streamcls.overlay import render
+from streamcls.outputs.overlay import render
 
 PREDICTION = Prediction("cam", 0, None, (("tabby cat", 0.81), ("tiger cat", 0.12), ("lynx", 0.03)),
                         "tabby cat", 0.81, "tabby cat", 0.78, 42.0)

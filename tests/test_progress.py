@@ -16,8 +16,8 @@ import time
 
 from videos import write_video
 
-from streamcls import progress as progress_module
-from streamcls.progress import Progress
+from streamcls.commands import progress as progress_module
+from streamcls.commands.progress import Progress
 
 
 class FakeTerminal(io.StringIO):

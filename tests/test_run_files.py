@@ -17,7 +17,7 @@ from videos import decode_all, write_video
 from weightfiles import calibrate_batch_norm
 
 from streamcls.config import Config, HeadConfig, InferenceConfig, InputSize, ModelConfig, OutputConfig, PostprocessConfig, SourceConfig
-from streamcls.model.classify import Classifier
+from streamcls.model.backends.keras import Classifier
 from streamcls.model.load import load_model
 from streamcls.pipeline import Pipeline
 from streamcls.preprocess import PreprocessSpec, preprocess_batch
@@ -184,7 +184,7 @@ def test_video_sink_pads_odd_frames_and_scales_a_size_change(tmp_path):
     """Odd sizes keep every pixel (one replicated row/column); a later size change is scaled."""
     import cv2
 
-    from streamcls.sinks import VideoSink
+    from streamcls.outputs.files import VideoSink
 
     with VideoSink(tmp_path / "odd.mp4", fps=10) as sink:
         for value in (50, 100, 150):

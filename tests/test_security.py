@@ -152,7 +152,7 @@ def test_usage_errors_mask_what_they_quote(arguments, capsys):
 
 def test_overlay_never_draws_the_source_id():
     from streamcls.frames import Prediction
-    from streamcls.overlay import render
+    from streamcls.outputs.overlay import render
 
     frame = np.full((240, 320, 3), 90, np.uint8)
 

@@ -6,7 +6,7 @@ import pytest
 from videos import write_video
 
 from streamcls.errors import ConfigError
-from streamcls.segments import label_at, read_segments
+from streamcls.ground_truth import label_at, read_segments
 
 
 def test_seconds_and_frames(tmp_path):

@@ -17,9 +17,9 @@ from streamcls.config import HysteresisConfig, PostprocessConfig, load_config
 from streamcls.errors import ConfigError, SinkError
 from streamcls.frames import Classified, Frame, Prediction
 from streamcls.postprocess import Postprocessor
-from streamcls.runs import RunTracker
-from streamcls.sinks import SegmentsSink
-from streamcls.temporal import EmaSmoother, Hysteresis, WindowSmoother
+from streamcls.postprocess.segments import RunTracker
+from streamcls.outputs.files import SegmentsSink
+from streamcls.postprocess.temporal import EmaSmoother, Hysteresis, WindowSmoother
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 CLASSES = ("a", "b", "c")

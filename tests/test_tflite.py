@@ -14,9 +14,9 @@ from streamcls.config import InferenceConfig, InputSize
 from streamcls.errors import ConfigError
 from streamcls.model.backends import build_classifier_for, measure_agreement, sample_frames
 from streamcls.model.bundle import load_bundle
-from streamcls.model.classify import Classifier
+from streamcls.model.backends.keras import Classifier
 from streamcls.model.convert import cache_folder, converted_model, split_calibration
-from streamcls.model.interpret import LiteClassifier
+from streamcls.model.backends.litert import LiteClassifier
 from streamcls.preprocess import PreprocessSpec, preprocess_batch
 
 
@@ -141,7 +141,7 @@ def test_run_with_the_int8_backend(toy_bundle, tmp_path):
 def test_tf_lite_serves_where_litert_is_not_installed(monkeypatch):
     import sys
 
-    from streamcls.model.interpret import interpreter_class
+    from streamcls.model.backends.litert import interpreter_class
 
     assert interpreter_class()[1] == "LiteRT"
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # as if not installed

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from videos import decode_all, write_video
 
-from streamcls.show import display_available, x_server_answers
+from streamcls.outputs.window import display_available, x_server_answers
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("Xvfb") and shutil.which("xdotool")),

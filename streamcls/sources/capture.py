@@ -1,12 +1,5 @@
-"""The capture thread: one per source, reading frames into a channel under a policy.
-
-Two policies, named rather than hidden:
-
-* ``BLOCK`` (files, image folders): a bounded queue; the thread waits when it
-  is full, so every decoded frame is processed, in order, exactly once.
-* ``LATEST`` (cameras, streams): a one-frame slot; a new frame replaces a
-  waiting one (counted as dropped), so a slow consumer never makes the picture
-  lag and latency stays bounded however long the stream runs.
+"""The capture thread: one per source, reading frames into a channel under a policy
+(``channel.py``).
 
 A live stream that drops or stalls is reopened with doubling delays; the
 frame index keeps counting, and the gap is logged and recorded.
@@ -14,9 +7,7 @@ frame index keeps counting, and the gap is logged and recorded.
 
 from __future__ import annotations
 
-import enum
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -24,103 +15,12 @@ from dataclasses import dataclass
 
 from streamcls.config import SourceConfig
 from streamcls.errors import EndOfStream, SourceError, SourceOpenError, StreamLost
-from streamcls.frames import Frame
-from streamcls.queues import force_put, put_until_stopped
+from streamcls.frames import Frame, Gap, StreamState
 from streamcls.redact import redact
-from streamcls.sources import FrameSource, SourceSpec
+from streamcls.sources.channel import FrameChannel
+from streamcls.sources.open import FrameSource, SourceSpec
 
 logger = logging.getLogger(__name__)
-
-END = object()  # the sentinel that closes a channel
-
-
-class CapturePolicy(enum.Enum):
-    BLOCK = "block"
-    LATEST = "latest"
-
-
-def choose_policy(config: SourceConfig, live: bool) -> CapturePolicy:
-    """``auto`` follows the source kind; ``realtime`` previews a file as if live."""
-    if config.policy != "auto":
-        return CapturePolicy(config.policy)
-    return CapturePolicy.LATEST if live or config.realtime else CapturePolicy.BLOCK
-
-
-class FrameChannel:
-    """The hand-off between a capture thread and its consumer, under one policy."""
-
-    def __init__(self, policy: CapturePolicy, capacity: int):
-        self.policy = policy
-        self.capacity = 2 if policy is CapturePolicy.LATEST else capacity  # latest: the newest frame, then END
-        self.dropped = 0
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=capacity)
-        self._slot: list[object] = []
-        self._condition = threading.Condition()
-
-    def put(self, item: object, stop: threading.Event) -> bool:
-        """Hand over ``item``; False if ``stop`` was set while waiting for room."""
-        if self.policy is CapturePolicy.LATEST:
-            with self._condition:
-                if self._slot and self._slot[0] is not END:
-                    self.dropped += 1
-                    self._slot.clear()
-                if not self._slot:
-                    self._slot.append(item)
-                self._condition.notify()
-            return True
-        return put_until_stopped(self._queue, item, stop)
-
-    def get(self, timeout: float) -> object | None:
-        """The next item, ``END`` when closed, or ``None`` after ``timeout`` seconds."""
-        if self.policy is CapturePolicy.LATEST:
-            with self._condition:
-                if not self._slot:
-                    self._condition.wait(timeout)
-                return self._slot.pop(0) if self._slot else None
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def close(self, stop: threading.Event) -> None:
-        """Put the end sentinel after any frame still waiting (see ``force_put``)."""
-        if self.policy is CapturePolicy.LATEST:
-            with self._condition:
-                if self._slot and self._slot[0] is END:
-                    return
-                # A frame still in the slot is kept: the sentinel goes after it.
-                self._slot.append(END)
-                self._condition.notify()
-            return
-        force_put(self._queue, END, stop)
-
-    def depth(self) -> int:
-        if self.policy is CapturePolicy.LATEST:
-            return len(self._slot)
-        return self._queue.qsize()
-
-
-@dataclass(frozen=True)
-class Gap:
-    """A stretch of time a live stream delivered nothing.
-
-    ``started_at`` is when the last frame before it was decoded (``time.monotonic()``),
-    ``ended_at`` when the first frame after it was (None: it never came back).
-    ``frames_missed`` is as far as known: the gap's length times the stream's frame
-    rate, when the stream announces one. Frame indices are never invented for it:
-    the first frame after a gap gets the next index, and its record says how long
-    the gap before it was (``gap_before_ms``).
-    """
-
-    source_id: str
-    started_at: float
-    ended_at: float | None  # None: never came back
-    last_index_before: int
-    frames_missed: int | None = None
-
-    @property
-    def seconds(self) -> float | None:
-        return None if self.ended_at is None else self.ended_at - self.started_at
 
 
 @dataclass
@@ -164,7 +64,7 @@ class CaptureThread(threading.Thread):
         self.stats = CaptureStats()
         self.gaps: list[Gap] = []
         self.error: SourceError | None = None
-        self.state = "opening"
+        self.state = StreamState.OPENING
         self.opened = threading.Event()
         self.ready = threading.Event()
         self._opener = opener
@@ -175,7 +75,7 @@ class CaptureThread(threading.Thread):
         try:
             self._open_first()
         except SourceError as error:
-            self.error, self.state = error, "failed"
+            self.error, self.state = error, StreamState.FAILED
             self.opened.set()
             self.channel.close(self.stop_event)
             return
@@ -190,7 +90,7 @@ class CaptureThread(threading.Thread):
             if not (self.retry_open and self.spec.live):
                 raise
             logger.warning("%s: %s; retrying under the reconnect settings", self.spec.source_id, error)
-        self.state = "reconnecting"
+        self.state = StreamState.RECONNECTING
         if not self._reconnect(-1, time.monotonic()):
             raise self.error or StreamLost(f"{self.spec.source_id}: stopped before it could be opened")
         self._gap_attempts = 0
@@ -205,7 +105,7 @@ class CaptureThread(threading.Thread):
         try:
             self._wait_until_ready()
             started = last_frame_at = time.monotonic()
-            self.state = "running"
+            self.state = StreamState.RUNNING
             while not self.stop_event.is_set():
                 if self.max_frames is not None and index >= self.max_frames:
                     break
@@ -216,7 +116,7 @@ class CaptureThread(threading.Thread):
                     break
                 except StreamLost:
                     lost_since = last_frame_at if lost_since is None else lost_since
-                    self.state = "reconnecting"
+                    self.state = StreamState.RECONNECTING
                     if not self._reconnect(index - 1, lost_since):
                         break
                     continue
@@ -227,7 +127,7 @@ class CaptureThread(threading.Thread):
                     gap_ms = (now - lost_since) * 1000
                     self._record_gap(index - 1, lost_since, now)
                     lost_since, self._gap_attempts = None, 0
-                    self.state = "running"
+                    self.state = StreamState.RUNNING
                 last_frame_at = now
                 if pace:  # play a file at its native rate, to preview live behaviour
                     due = started + index / source.fps  # type: ignore[operator]
@@ -246,7 +146,7 @@ class CaptureThread(threading.Thread):
             # OpenCV/FFmpeg error text may quote the URL as given: mask it like the id.
             self.error = SourceError(redact(f"capture of {spec.source_id} failed: {error}"))
         finally:
-            self.state = "failed" if self.error is not None else "ended"
+            self.state = StreamState.FAILED if self.error is not None else StreamState.ENDED
             self.channel.close(self.stop_event)
 
     def _wait_until_ready(self) -> None:

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from streamcls.errors import EndOfStream, SourceOpenError, SourceTruncated, StreamLost
-from streamcls.sources import SourceSpec
+from streamcls.sources.open import SourceSpec
 
 logger = logging.getLogger(__name__)
 

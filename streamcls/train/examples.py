@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 
 from streamcls.errors import ConfigError
-from streamcls.segments import read_segments
+from streamcls.ground_truth import read_segments
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 

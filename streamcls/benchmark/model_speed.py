@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from streamcls.config import InputSize, ModelConfig
-from streamcls.model.classify import Classifier
+from streamcls.model.backends.keras import Classifier
 from streamcls.model.load import load_model
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from streamcls.errors import ModelError
 from streamcls.model.build import ModelSpec
-from streamcls.model.classify import BucketedClassifier, bucket_sizes
+from streamcls.model.backends.keras import BucketedClassifier, bucket_sizes
 from streamcls.preprocess import PreprocessSpec
 from streamcls.quiet import quiet_native_stderr
 

@@ -20,11 +20,11 @@ from typing import Protocol
 
 import numpy as np
 
-from streamcls.batching import FairInbox
-from streamcls.frames import Classified, Frame
+from streamcls.pipeline.batching import FairInbox
+from streamcls.frames import END, Classified, Frame
 from streamcls.preprocess import PreprocessSpec, preprocess
 from streamcls.queues import force_put, put_until_stopped
-from streamcls.sources.capture import END, FrameChannel
+from streamcls.sources.channel import FrameChannel
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Example::
 
     from streamcls.config import load_config
-    from streamcls.pipeline import Pipeline
+    from streamcls.pipeline.runner import Pipeline
 
     config = load_config("configs/run.yaml", {"source.uri": "clip.mp4"})
     with Pipeline(config) as pipeline:
@@ -35,18 +35,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from streamcls.batching import FairInbox
+from streamcls.pipeline.batching import FairInbox
 from streamcls.config import Config, SourceConfig
 from streamcls.errors import SourceError, StreamclsError
-from streamcls.frames import Classified, Prediction
-from streamcls.inference import BatchClassifier, BatchThread, PreprocessThread, Turns
-from streamcls.metrics import SlidingRate, StageClock
-from streamcls.outputs import Outputs, SourceOutputs, open_outputs
-from streamcls.overlay import render
-from streamcls.postprocess import Postprocessor
+from streamcls.frames import END, Classified, Prediction, StreamState
+from streamcls.pipeline.threads import BatchClassifier, BatchThread, PreprocessThread, Turns
+from streamcls.pipeline.clocks import SlidingRate, StageClock
+from streamcls.outputs.open import Outputs, SourceOutputs, open_outputs
+from streamcls.outputs.overlay import render
+from streamcls.postprocess.predict import Postprocessor
 from streamcls.sources import FrameSource, SourceSpec, describe_source, open_source
-from streamcls.sources.capture import END, CapturePolicy, CaptureThread, FrameChannel, choose_policy
-from streamcls.summary import RunSummary, SourceSummary
+from streamcls.sources.capture import CaptureThread
+from streamcls.sources.channel import CapturePolicy, FrameChannel, choose_policy
+from streamcls.pipeline.summary import RunSummary, SourceSummary
 
 logger = logging.getLogger(__name__)
 
@@ -204,10 +205,10 @@ class Pipeline:
         """One source: its open must succeed before the model loads (fail fast). Several: the
         run goes on with those that open; a live one that cannot yet is retried meanwhile."""
         captures = [run.capture for run in self._runs.values()]
-        while not all(capture.opened.is_set() or capture.state == "reconnecting" for capture in captures):
+        while not all(capture.opened.is_set() or capture.state is StreamState.RECONNECTING for capture in captures):
             if self._stop.wait(0.02):
                 return
-        failed = [capture for capture in captures if capture.state == "failed" and capture.error is not None]
+        failed = [capture for capture in captures if capture.state is StreamState.FAILED and capture.error is not None]
         if not self.several and failed:
             raise failed[0].error  # type: ignore[misc]
         if failed and len(failed) == len(captures):
@@ -411,7 +412,7 @@ class Pipeline:
         return SourceSummary(
             source_id=run.source_id,
             policy=run.policy.value,
-            state=run.capture.state,
+            state=run.capture.state.value,
             frames_read=stats.frames_read,
             frames_processed=run.processed,
             frames_dropped=run.channel.dropped + self._inbox.dropped[run.source_id],

@@ -53,7 +53,7 @@ def train_command(arguments: argparse.Namespace, config: Any) -> int:
 def evaluate_command(arguments: argparse.Namespace, config: Any) -> int:
     import numpy as np
 
-    from streamcls.model.classify import Classifier
+    from streamcls.model.backends.keras import Classifier
     from streamcls.model.load import load_model
     from streamcls.train import examples as gather
     from streamcls.train.load import load_arrays
@@ -108,7 +108,7 @@ def demo_command(arguments: argparse.Namespace) -> int:
                                 # when another class leads by 0.2 for 3 frames in a row.
                                 "postprocess.smoothing": "ema", "postprocess.ema_alpha": 0.5,
                                 "postprocess.hysteresis": {"margin": 0.2, "frames": 3}})
-    from streamcls.segments import label_at, read_segments
+    from streamcls.ground_truth import label_at, read_segments
 
     truth = read_segments(clip.with_suffix(".csv"))  # the clip's true labels (frame indices), to score the run
     correct = steady = total = 0

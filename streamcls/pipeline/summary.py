@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from streamcls.sources.capture import Gap
+from streamcls.frames import Gap
 
 
 @dataclass(frozen=True)

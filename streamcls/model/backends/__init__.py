@@ -82,7 +82,7 @@ def build_classifier_for(loaded: LoadedModel, inference: InferenceConfig,
         ConfigError: int8 without a usable calibration source.
         DeviceError: a GPU asked for and absent (Keras backend).
     """
-    from streamcls.model.classify import Classifier
+    from streamcls.model.backends.keras import Classifier
 
     keras_classifier = Classifier.from_loaded(loaded, batch_size=inference.batch_size, device=inference.device)
     if inference.backend == "keras":
@@ -91,7 +91,7 @@ def build_classifier_for(loaded: LoadedModel, inference: InferenceConfig,
     if inference.device == "gpu":
         raise ConfigError(f"inference.backend {inference.backend} runs on the CPU; use --device cpu or auto, "
                           f"or --backend keras for the GPU")
-    from streamcls.model.interpret import LiteClassifier
+    from streamcls.model.backends.litert import LiteClassifier
 
     quantization = BACKEND_QUANTIZATION[inference.backend]
     uri = inference.calibration or calibration_uri

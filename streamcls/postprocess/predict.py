@@ -8,7 +8,7 @@ import numpy as np
 
 from streamcls.config import PostprocessConfig
 from streamcls.frames import Classified, Prediction
-from streamcls.temporal import Hysteresis, make_smoother
+from streamcls.postprocess.temporal import Hysteresis, make_smoother
 
 UNKNOWN = "unknown"
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from streamcls.errors import SinkError
 from streamcls.frames import Prediction
-from streamcls.runs import LabelRun, RunTracker
+from streamcls.postprocess.segments import LabelRun, RunTracker
 
 logger = logging.getLogger(__name__)
 

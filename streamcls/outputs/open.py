@@ -22,9 +22,9 @@ import numpy as np
 
 from streamcls.config import Config, SourceConfig
 from streamcls.frames import Prediction
-from streamcls.grid import compose, grid_shape
-from streamcls.show import WindowSink, display_available
-from streamcls.sinks import DiskGuard, PredictionsSink, SegmentsSink, VideoSink
+from streamcls.outputs.grid import compose, grid_shape
+from streamcls.outputs.window import WindowSink, display_available
+from streamcls.outputs.files import DiskGuard, PredictionsSink, SegmentsSink, VideoSink
 
 logger = logging.getLogger(__name__)
 
