@@ -184,7 +184,7 @@ def test_video_sink_pads_odd_frames_and_scales_a_size_change(tmp_path):
     """Odd sizes keep every pixel (one replicated row/column); a later size change is scaled."""
     import cv2
 
-    from streamcls.outputs.files import VideoSink
+    from streamcls.outputs.video import VideoSink
 
     with VideoSink(tmp_path / "odd.mp4", fps=10) as sink:
         for value in (50, 100, 150):

@@ -18,7 +18,7 @@ from streamcls.errors import ConfigError, SinkError
 from streamcls.frames import Classified, Frame, Prediction
 from streamcls.postprocess import Postprocessor
 from streamcls.postprocess.segments import RunTracker
-from streamcls.outputs.files import SegmentsSink
+from streamcls.outputs.segments import SegmentsSink
 from streamcls.postprocess.temporal import EmaSmoother, Hysteresis, WindowSmoother
 
 REPOSITORY = Path(__file__).resolve().parents[1]

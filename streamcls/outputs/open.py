@@ -24,7 +24,10 @@ from streamcls.config import Config, SourceConfig
 from streamcls.frames import Prediction
 from streamcls.outputs.grid import compose, grid_shape
 from streamcls.outputs.window import WindowSink, display_available
-from streamcls.outputs.files import DiskGuard, PredictionsSink, SegmentsSink, VideoSink
+from streamcls.outputs.files import DiskGuard
+from streamcls.outputs.predictions import PredictionsSink
+from streamcls.outputs.segments import SegmentsSink
+from streamcls.outputs.video import VideoSink
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""One module per ``streamcls`` command; ``cli.py`` parses and dispatches to them."""

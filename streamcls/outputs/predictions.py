@@ -1,0 +1,73 @@
+"""The predictions sink: one record per frame, JSON Lines or CSV."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from streamcls.errors import SinkError
+from streamcls.frames import Prediction
+from streamcls.outputs.files import LineFile, check_parent, csv_line
+
+logger = logging.getLogger(__name__)
+
+
+class PredictionsSink:
+    """One record per frame, JSON Lines (``.jsonl``/``.json``) or CSV (``.csv``).
+
+    Each record is written as one whole line and flushed, so a file cut short
+    by a crash or a signal still ends on a complete record.
+    """
+
+    CSV_FIELDS = ["source", "frame_index", "position_ms", "label", "score", "top_k",
+                  "smoothed_label", "smoothed_score", "latency_ms", "gap_before_ms"]
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if suffix not in (".jsonl", ".json", ".ndjson", ".csv"):
+            raise SinkError(
+                f"predictions file {str(self.path)!r}: received suffix {suffix or '(none)'!r}; "
+                f"expected .jsonl or .csv"
+            )
+        check_parent(self.path, "predictions file")
+        self.format = "csv" if suffix == ".csv" else "jsonl"
+        try:
+            self._file = LineFile(self.path)
+            if self.format == "csv":
+                self._file.append(",".join(self.CSV_FIELDS) + "\r\n")
+        except OSError as error:
+            raise SinkError(f"predictions file {str(self.path)!r} cannot be created: {error.strerror}") from None
+        self.records = 0
+
+    def write(self, image: np.ndarray, prediction: Prediction) -> None:
+        record = prediction.as_record()
+        if self.format == "csv":
+            record["top_k"] = ";".join(f"{label}:{score}" for label, score in record["top_k"])  # type: ignore[union-attr]
+            line = csv_line([record[name] for name in self.CSV_FIELDS])
+        else:
+            line = json.dumps(record, separators=(",", ":")) + "\n"
+        try:
+            self._file.append(line)
+        except OSError as error:
+            raise SinkError(
+                f"predictions file {str(self.path)!r}: write failed ({error.strerror}); the "
+                f"{self.records} records before it are complete"
+            ) from None
+        self.records += 1
+
+    def close(self) -> None:
+        if not self._file.closed:
+            try:
+                self._file.close()
+            except OSError:
+                logger.warning("closing %s failed", self.path)
+
+    def __enter__(self) -> PredictionsSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
