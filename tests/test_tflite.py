@@ -12,12 +12,13 @@ from videos import decode_all, write_video
 
 from streamcls.config import InferenceConfig, InputSize
 from streamcls.errors import ConfigError
-from streamcls.model.backends import build_classifier_for, measure_agreement, sample_frames
+from streamcls.model.backends import build_classifier_for, measure_agreement
 from streamcls.model.bundle import load_bundle
 from streamcls.model.backends.keras import Classifier
 from streamcls.model.convert import cache_folder, converted_model, split_calibration
 from streamcls.model.backends.litert import LiteClassifier
 from streamcls.preprocess import PreprocessSpec, preprocess_batch
+from streamcls.sources.sample import sample_frames
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +117,8 @@ def test_backend_choice_through_the_config(toy_bundle, tmp_path):
         cv2.imwrite(str(folder / f"{index:03d}.png"), image)
     classifier, agreement = build_classifier_for(
         loaded, InferenceConfig(batch_size=4, backend="tflite-int8", threads=1, calibration=str(folder),
-                                calibration_frames=30))
+                                calibration_frames=30),
+        lambda count: sample_frames(str(folder), count))  # the caller supplies the frames
     assert isinstance(classifier, LiteClassifier) and classifier.threads == 1
     assert "int8" in classifier.device and agreement is not None and agreement.frames == 6
     assert agreement.top1 >= 0.8

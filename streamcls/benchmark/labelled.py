@@ -11,6 +11,7 @@ import numpy as np
 from streamcls.errors import ConfigError
 from streamcls.ground_truth import label_at, read_segments
 
+
 def frames_from_folder(folder: str | Path, limit: int) -> tuple[list[np.ndarray], list[str]]:
     """Up to ``limit`` pictures from ``folder/<class>/*`` (spread over the classes), and their classes.
 

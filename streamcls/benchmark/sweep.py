@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from streamcls.benchmark import measure
 from streamcls.benchmark.labelled import top1_accuracy
@@ -106,8 +107,12 @@ def _run_config(config: Config, plan: SweepPlan, inference: InferenceConfig) -> 
                    output=OutputConfig(display=False, progress=False, max_frames=plan.max_frames))
 
 
-def _calibration_source(plan: SweepPlan) -> str | None:
-    return plan.source
+def _calibration_source(plan: SweepPlan) -> Callable[[int], list[Any]] | None:
+    """Calibration and agreement frames from the sweep's source, read only when a backend asks."""
+    from streamcls.sources.sample import sample_frames
+
+    source = plan.source
+    return None if source is None else (lambda count: sample_frames(source, count))
 
 
 def _naive_video(plan: SweepPlan) -> str | None:

@@ -170,6 +170,15 @@ class ReconnectConfig:
 
 
 @dataclass(frozen=True)
+class SinkConfig:
+    """One output of any registered kind (``config/names.py``), or your own ``module:Class``."""
+
+    kind: str = "predictions"
+    path: str | None = None  # a file, or a template holding {source}
+    options: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class SourceOutputConfig:
     """One source's own sinks in a multi-source run (``sources: [{uri: ..., output: {...}}]``)."""
 
@@ -177,6 +186,7 @@ class SourceOutputConfig:
     video: str | None = None
     predictions: str | None = None
     segments: str | None = None
+    sinks: tuple[SinkConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -257,6 +267,7 @@ class OutputConfig:
     codec: str = "auto"
     predictions: str | None = None
     segments: str | None = None
+    sinks: tuple[SinkConfig, ...] = ()  # outputs of any registered kind, or your own module:Class
     max_frames: int | None = None  # per source
     progress: bool = True
     grid_fps: float = 15.0  # several sources: how often the grid (window or video) is redrawn
@@ -544,6 +555,10 @@ def _coerce(value: object, hint: Any, path: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{path}: received {_describe(value)}; expected a number")
         return float(value)
+    if typing.get_origin(hint) is dict:  # free options handed to a sink
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: received {_describe(value)}; expected a mapping of keys")
+        return dict(value)
     if hint is str:
         if not isinstance(value, str):
             raise ConfigError(f"{path}: received {_describe(value)}; expected text")

@@ -12,6 +12,7 @@ size.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamcls.config import InputSize, PreprocessConfig
@@ -124,3 +125,13 @@ def backbone_of(model: keras.Model) -> keras.Model:
 def head_layers(model: keras.Model) -> list[Any]:
     """The head's layers that carry weights (everything but the backbone)."""
     return [layer for layer in model.layers if layer.name != BACKBONE_NAME and layer.weights]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A built classifier, what it is, and where its weights came from."""
+
+    model: Any  # keras.Model
+    spec: ModelSpec
+    weights_origin: str
+    bundle_path: Path | None = None

@@ -29,8 +29,7 @@ from typing import Any
 
 from streamcls.config import InputSize, PreprocessConfig, from_mapping
 from streamcls.errors import BundleError, ConfigError
-from streamcls.model.build import ModelSpec, backbone_of, build_classifier, head_layers
-from streamcls.model.load import LoadedModel
+from streamcls.model.build import LoadedModel, ModelSpec, backbone_of, build_classifier, head_layers
 from streamcls.model.weights import assign_weights, read_weight_file, write_weight_file
 
 FORMAT_NAME = "streamcls-bundle"

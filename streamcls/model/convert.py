@@ -32,8 +32,6 @@ from streamcls.preprocess import PreprocessSpec, preprocess_batch
 logger = logging.getLogger(__name__)
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
-BACKEND_QUANTIZATION = {"tflite": "float32", "tflite-float16": "float16",
-                        "tflite-dynamic": "dynamic", "tflite-int8": "int8"}
 HELD_OUT_EVERY = 5  # every 5th calibration frame is kept out, to measure agreement on
 
 
@@ -114,10 +112,10 @@ def convert(loaded: LoadedModel, quantization: str, calibration: list[np.ndarray
 
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tensorflow.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    from streamcls.quiet import quiet_native_stderr
-
     import contextlib
     import io
+
+    from streamcls.quiet import quiet_native_stderr
 
     try:
         # The converter's MLIR chatter goes to the native stderr, and Keras' export prints

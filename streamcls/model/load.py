@@ -11,7 +11,6 @@ and ``--alpha`` mean the same everywhere):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,12 @@ from streamcls.config import InputSize, ModelConfig
 from streamcls.errors import ConfigError, WeightsError
 from streamcls.model.build import (
     IMAGENET_TOP_LAYER,
+    LoadedModel,
     ModelSpec,
     backbone_of,
     build_classifier,
 )
+from streamcls.model.bundle import load_bundle
 from streamcls.model.imagenet import find_imagenet_weights, imagenet_class_names
 from streamcls.model.weights import assign_weights, read_weight_file
 
@@ -30,16 +31,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_INPUT_SIZE = InputSize(224, 224)
 DEFAULT_ALPHA = 1.0
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A built classifier, what it is, and where its weights came from."""
-
-    model: Any  # keras.Model
-    spec: ModelSpec
-    weights_origin: str
-    bundle_path: Path | None = None
 
 
 def load_model(config: ModelConfig) -> LoadedModel:
@@ -50,8 +41,6 @@ def load_model(config: ModelConfig) -> LoadedModel:
         WeightsError, BundleError: weights or bundle cannot be used.
     """
     if config.bundle is not None:
-        from streamcls.model.bundle import load_bundle
-
         loaded = load_bundle(config.bundle, input_size=config.input_size)
         if config.alpha is not None and config.alpha != loaded.spec.alpha:
             raise ConfigError(

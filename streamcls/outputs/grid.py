@@ -2,16 +2,23 @@
 
 Each tile keeps its source's aspect ratio inside a fixed cell (letterboxed on
 black), carries the source id and that source's FPS in a bar at its bottom,
-and says "no frames" or the source's state when it has nothing to show. No
-I/O: the grid sink writes or shows what ``compose`` returns.
+and says "no frames" or the source's state when it has nothing to show. ``compose``
+does no I/O; ``GridView`` keeps each source's latest frame and hands the
+composed picture to its video and window sinks a few times a second.
 """
 
 from __future__ import annotations
 
 import math
+import time
 
 import cv2
 import numpy as np
+
+from streamcls.frames import Prediction
+from streamcls.outputs.sink import Sink
+from streamcls.outputs.video import VideoSink
+from streamcls.outputs.window import WindowSink
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -62,3 +69,38 @@ def _caption(cell: np.ndarray, text: str) -> None:
     region = cell[height - bar:, :]
     region[:] = (region.astype(np.uint16) * 3 // 10).astype(np.uint8)
     cv2.putText(cell, text, (4, height - baseline - 4), _FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+
+
+GRID_WIDTH = 1280  # pixels across the whole grid
+
+
+class GridView:
+    """The latest annotated frame of each source, tiled; written/shown at most ``fps`` times a second."""
+
+    def __init__(self, source_ids: list[str], video: VideoSink | None, window: WindowSink | None, fps: float):
+        self.source_ids = source_ids
+        self.video, self.window = video, window
+        self.interval = 1.0 / fps
+        self.latest: dict[str, np.ndarray] = {}
+        self.status: dict[str, str] = {source_id: "no frames yet" for source_id in source_ids}
+        self._shown_at = -self.interval
+        rows, columns = grid_shape(len(source_ids))
+        cell_width = GRID_WIDTH // columns // 2 * 2
+        self.cell_size = (cell_width, cell_width * 9 // 16 // 2 * 2)
+
+    def update(self, source_id: str, image: np.ndarray, status: str, prediction: Prediction) -> None:
+        self.latest[source_id] = image
+        self.status[source_id] = status
+        now = time.monotonic()
+        if now - self._shown_at < self.interval:
+            return
+        self._shown_at = now
+        picture = compose([(source_id, self.latest.get(source_id), self.status[source_id])
+                           for source_id in self.source_ids], self.cell_size)
+        for sink in (self.video, self.window):
+            if sink is not None:
+                sink.write(picture, prediction)
+
+    @property
+    def sinks(self) -> list[Sink]:
+        return [sink for sink in (self.video, self.window) if sink is not None]

@@ -1,37 +1,38 @@
-"""Which sinks a run writes, per source and shared, and the grid view that tiles several sources.
+"""Which sinks a run opens, per source and shared, from the config and the sink registry.
 
-One source: ``output.video``, ``predictions``, ``segments`` and ``display`` are
-that source's. Several sources: a path holding ``{source}`` is one file per
-source (the id made safe for a file name); a path without it is one shared
-file — predictions and segments records carry the source — except the video,
-which becomes the grid (every source tiled, with its label and FPS); the
-display shows the grid. Each entry of ``sources:`` may also name its own
-files and window under its ``output:``.
+Every configured output names a sink kind of the registry (``config.names.SINKS``)
+or a ``module:Class`` of your own. The file keys (``output.predictions``,
+``segments``, ``video`` and the same under each ``sources[i].output``) are
+entries of that registry too, and ``output.sinks`` / ``sources[i].output.sinks``
+list any kind with its path and options.
+
+One source: every output is that source's. Several sources: a path holding
+``{source}`` is one sink per source (the id made safe for a file name); a path
+without it is one shared sink over every source — its records carry the source
+— except ``output.video``, which becomes the grid (every source tiled, with its
+label and FPS); the display shows the grid.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from streamcls.config import Config, SourceConfig
-from streamcls.frames import Prediction
-from streamcls.outputs.grid import compose, grid_shape
-from streamcls.outputs.window import WindowSink, display_available
+from streamcls.config import Config, SinkConfig, SourceConfig
+from streamcls.config.names import SINKS, sink_kind
+from streamcls.errors import SinkError
 from streamcls.outputs.files import DiskGuard
-from streamcls.outputs.predictions import PredictionsSink
+from streamcls.outputs.grid import GridView
 from streamcls.outputs.segments import SegmentsSink
+from streamcls.outputs.sink import Sink, SinkSettings, build_sink
 from streamcls.outputs.video import VideoSink
+from streamcls.outputs.window import WindowSink, display_available
 
 logger = logging.getLogger(__name__)
-
-GRID_WIDTH = 1280  # pixels across the whole grid
 
 
 def file_safe(source_id: str) -> str:
@@ -45,45 +46,14 @@ class SourceOutputs:
     """The sinks of one source (a shared sink appears in several of these)."""
 
     source_id: str
-    sinks: list[Any] = field(default_factory=list)
+    sinks: list[Sink] = field(default_factory=list)
     video: VideoSink | None = None
     window: WindowSink | None = None
 
     @property
     def draws(self) -> bool:
-        return self.video is not None or self.window is not None
-
-
-class GridView:
-    """The latest annotated frame of each source, tiled; written/shown at most ``fps`` times a second."""
-
-    def __init__(self, source_ids: list[str], video: VideoSink | None, window: WindowSink | None, fps: float):
-        self.source_ids = source_ids
-        self.video, self.window = video, window
-        self.interval = 1.0 / fps
-        self.latest: dict[str, np.ndarray] = {}
-        self.status: dict[str, str] = {source_id: "no frames yet" for source_id in source_ids}
-        self._shown_at = -self.interval
-        rows, columns = grid_shape(len(source_ids))
-        cell_width = GRID_WIDTH // columns // 2 * 2
-        self.cell_size = (cell_width, cell_width * 9 // 16 // 2 * 2)
-
-    def update(self, source_id: str, image: np.ndarray, status: str, prediction: Prediction) -> None:
-        self.latest[source_id] = image
-        self.status[source_id] = status
-        now = time.monotonic()
-        if now - self._shown_at < self.interval:
-            return
-        self._shown_at = now
-        picture = compose([(source_id, self.latest.get(source_id), self.status[source_id])
-                           for source_id in self.source_ids], self.cell_size)
-        for sink in (self.video, self.window):
-            if sink is not None:
-                sink.write(picture, prediction)
-
-    @property
-    def sinks(self) -> list[Any]:
-        return [sink for sink in (self.video, self.window) if sink is not None]
+        """Whether any of its sinks wants the annotated picture."""
+        return any(getattr(sink, "needs_image", False) for sink in self.sinks)
 
 
 @dataclass
@@ -95,65 +65,101 @@ class Outputs:
     guard: DiskGuard
     notes: list[str]
     all_sinks: list[Any]
-    segments: list[SegmentsSink]
+    segments: list[SegmentsSink] = field(default_factory=list)  # kept after closing: the summary counts them
+
+    def windows(self) -> Iterator[WindowSink]:
+        """Every window of the run, a source's or the grid's (each one may ask to quit)."""
+        for outputs in self.per_source.values():
+            if outputs.window is not None:
+                yield outputs.window
+        if self.grid is not None and self.grid.window is not None:
+            yield self.grid.window
 
     def close(self) -> list[Exception]:
         """Close every sink once, even when one fails; return the failures."""
         failures: list[Exception] = []
         for sink in self.all_sinks:
             try:
-                sink.close()
+                sink.__exit__(None, None, None)
             except Exception as error:  # noqa: BLE001 - the others must still be closed whole
-                failures.append(error)
+                failures.append(error if isinstance(error, SinkError) else
+                                SinkError(f"output {type(sink).__name__} failed to close: {error}"))
         self.all_sinks = []
         return failures
 
 
-def open_outputs(config: Config, sources: list[tuple[str, SourceConfig, float | None]]) -> Outputs:
+class _Opener:
+    """Builds sinks from settings, remembering each for the disk guard and for closing."""
+
+    def __init__(self, config: Config, source_ids: list[str]):
+        self.config = config
+        self.source_ids = source_ids
+        self.opened: list[Any] = []
+        self.paths: list[Path] = []
+
+    def open(self, entry: SinkConfig, path: str | None, served: list[str], fps: float | None) -> Sink:
+        kind = sink_kind(entry.kind)
+        settings = SinkSettings(entry.kind, path, dict(entry.options), tuple(served), fps,
+                                self.config.output, self.config.postprocess)
+        sink = build_sink(kind.load("output.sinks"), settings)
+        entered = sink.__enter__()
+        sink = sink if entered is None else entered
+        self.opened.append(sink)
+        if path:
+            self.paths.append(Path(path))
+        return sink
+
+    def close_all(self) -> None:
+        for sink in self.opened:
+            sink.__exit__(None, None, None)
+
+
+def _file_entries(output: Any) -> list[SinkConfig]:
+    """The file keys of an ``output:`` section (``predictions: x.csv``) as registry entries, then its ``sinks``."""
+    entries = [SinkConfig(kind=kind.name, path=getattr(output, kind.config_key))
+               for kind in SINKS.values() if kind.config_key and getattr(output, kind.config_key)]
+    return entries + list(output.sinks)
+
+
+def open_outputs(config: Config, sources: list[tuple[str, SourceConfig, float | None]],
+                 extra_sinks: list[Sink] | None = None) -> Outputs:
     """Open the sinks for ``(source_id, source config, fps)`` of every source (cheap checks first).
+
+    ``extra_sinks`` (already built, e.g. passed to ``Pipeline(sinks=...)``) serve every
+    source; they are entered here and closed with the others.
 
     Raises:
         SinkError: a folder that does not exist or cannot be written, a bad suffix.
+        ConfigError: a sink kind that is unknown or lacks what it needs.
     """
     output = config.output
+    source_ids = [source_id for source_id, _, _ in sources]
     several = len(sources) > 1
-    opened: list[Any] = []
+    opener = _Opener(config, source_ids)
     notes: list[str] = []
-    segments: list[SegmentsSink] = []
-    paths: list[Path] = []
-    shared: dict[str, Any] = {}
-    per_source = {source_id: SourceOutputs(source_id) for source_id, _, _ in sources}
-
-    def sink_for(kind: str, path: str, source_id: str, fps: float | None) -> Any:
-        paths.append(Path(path))
-        if kind == "predictions":
-            sink: Any = PredictionsSink(path)
-        elif kind == "segments":
-            sink = SegmentsSink(path, config.postprocess.segments_max_gap_s)
-            segments.append(sink)
-        else:
-            sink = VideoSink(path, fps, output.codec)
-        opened.append(sink)
-        return sink
-
+    per_source = {source_id: SourceOutputs(source_id) for source_id in source_ids}
+    shared: dict[tuple[str, str | None], Sink] = {}
     try:
         for source_id, source_config, fps in sources:
             mine = per_source[source_id]
-            for kind in ("predictions", "segments", "video"):
-                template = getattr(output, kind)
-                own = getattr(source_config.output, kind)
-                targets = [own] if own else []
-                if template and (not several or "{source}" in template):
-                    targets.append(template.replace("{source}", file_safe(source_id)))
-                elif template and kind != "video":
-                    if template not in shared:
-                        shared[template] = sink_for(kind, template, source_id, fps)
-                    mine.sinks.append(shared[template])
-                for path in targets:
-                    sink = sink_for(kind, path, source_id, fps)
-                    mine.sinks.append(sink)
-                    if kind == "video" and mine.video is None:
-                        mine.video = sink
+            own = [(entry, entry.path) for entry in _file_entries(source_config.output)]
+            from_run = []
+            for entry in _file_entries(output):
+                if not several or (entry.path and "{source}" in entry.path):
+                    from_run.append((entry, entry.path.replace("{source}", file_safe(source_id))
+                                     if entry.path else None))
+                elif entry.kind == "video" and entry.path == output.video:
+                    continue  # several sources, one video: the grid (below)
+                else:  # one shared sink over every source
+                    key = (entry.kind, entry.path)
+                    if key not in shared:
+                        shared[key] = opener.open(entry, entry.path, source_ids, fps)
+                    mine.sinks.append(shared[key])
+            for entry, path in own + from_run:
+                sink = opener.open(entry, path, [source_id], fps)
+                mine.sinks.append(sink)
+                if isinstance(sink, VideoSink) and mine.video is None:
+                    mine.video = sink
         windows_wanted = [source_id for source_id, source_config, _ in sources
                           if source_config.output.display or (not several and output.display)]
         grid_window_wanted = several and output.display
@@ -165,22 +171,28 @@ def open_outputs(config: Config, sources: list[tuple[str, SourceConfig, float | 
                 logger.warning("no window: %s; carrying on headless", reason)
         if window_possible:
             for source_id in windows_wanted:
-                window = WindowSink(f"streamcls - {source_id}")
-                opened.append(window)
-                per_source[source_id].window = window
+                window = opener.open(SinkConfig(kind="window"), None, [source_id], None)
+                per_source[source_id].window = window  # type: ignore[assignment]
                 per_source[source_id].sinks.append(window)
         grid = None
         grid_video_path = output.video if several and output.video and "{source}" not in output.video else None
         if grid_video_path or (grid_window_wanted and window_possible):
-            grid_video = sink_for("video", grid_video_path, "grid", output.grid_fps) if grid_video_path else None
-            grid_window = WindowSink("streamcls - all sources") if grid_window_wanted and window_possible else None
-            if grid_window is not None:
-                opened.append(grid_window)
-            grid = GridView([source_id for source_id, _, _ in sources], grid_video, grid_window, output.grid_fps)
-        guard = DiskGuard(paths, output.min_free_mb)
+            grid_video = (opener.open(SinkConfig(kind="video"), grid_video_path, ["grid"], output.grid_fps)
+                          if grid_video_path else None)
+            grid_window = (opener.open(SinkConfig(kind="window", options={"title": "streamcls - all sources"}),
+                                       None, source_ids, None)
+                           if grid_window_wanted and window_possible else None)
+            grid = GridView(source_ids, grid_video, grid_window, output.grid_fps)  # type: ignore[arg-type]
+        for sink in extra_sinks or []:
+            entered = sink.__enter__()
+            sink = sink if entered is None else entered
+            opener.opened.append(sink)
+            for mine in per_source.values():
+                mine.sinks.append(sink)
+        guard = DiskGuard(opener.paths, output.min_free_mb)
         guard.check(0)  # a folder already too full fails before the model loads
     except BaseException:
-        for sink in opened:
-            sink.close()
+        opener.close_all()
         raise
-    return Outputs(per_source, grid, guard, notes, opened, segments)
+    return Outputs(per_source, grid, guard, notes, opener.opened,
+                   [sink for sink in opener.opened if isinstance(sink, SegmentsSink)])

@@ -11,6 +11,7 @@ import numpy as np
 from streamcls.errors import SinkError
 from streamcls.frames import Prediction
 from streamcls.outputs.files import LineFile, check_parent, csv_line
+from streamcls.outputs.sink import SinkSettings
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +22,13 @@ class PredictionsSink:
     Each record is written as one whole line and flushed, so a file cut short
     by a crash or a signal still ends on a complete record.
     """
+
+    needs_image = False
+
+    @classmethod
+    def from_settings(cls, settings: SinkSettings) -> PredictionsSink:
+        return cls(settings.required_path())
+
 
     CSV_FIELDS = ["source", "frame_index", "position_ms", "label", "score", "top_k",
                   "smoothed_label", "smoothed_score", "latency_ms", "gap_before_ms"]
@@ -43,7 +51,7 @@ class PredictionsSink:
             raise SinkError(f"predictions file {str(self.path)!r} cannot be created: {error.strerror}") from None
         self.records = 0
 
-    def write(self, image: np.ndarray, prediction: Prediction) -> None:
+    def write(self, image: np.ndarray | None, prediction: Prediction) -> None:
         record = prediction.as_record()
         if self.format == "csv":
             record["top_k"] = ";".join(f"{label}:{score}" for label, score in record["top_k"])  # type: ignore[union-attr]

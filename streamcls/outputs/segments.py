@@ -13,6 +13,7 @@ import numpy as np
 from streamcls.errors import SinkError
 from streamcls.frames import Prediction
 from streamcls.outputs.files import LineFile, check_parent, csv_line
+from streamcls.outputs.sink import SinkSettings
 from streamcls.postprocess.segments import LabelRun, RunTracker
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,13 @@ class SegmentsSink:
     renamed) when runs close — at most once a second — and at the end, so it is
     always complete and parseable.
     """
+
+    needs_image = False
+
+    @classmethod
+    def from_settings(cls, settings: SinkSettings) -> SegmentsSink:
+        return cls(settings.required_path(), settings.postprocess.segments_max_gap_s)
+
 
     FIELDS = ["source", "label", "start_frame", "end_frame", "start_s", "end_s", "frames", "mean_score"]
     REWRITE_INTERVAL_S = 1.0
@@ -56,7 +64,7 @@ class SegmentsSink:
         except OSError as error:
             raise SinkError(f"segments file {str(self.path)!r} cannot be created: {error.strerror}") from None
 
-    def write(self, image: np.ndarray, prediction: Prediction) -> None:
+    def write(self, image: np.ndarray | None, prediction: Prediction) -> None:
         for run in self.tracker.add(prediction):
             self._record(run)
         if self._dirty and time.monotonic() - self._written_at >= self.REWRITE_INTERVAL_S:

@@ -11,6 +11,7 @@ import numpy as np
 from streamcls.errors import SinkError
 from streamcls.frames import Prediction
 from streamcls.outputs.files import check_parent
+from streamcls.outputs.sink import SinkSettings
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,13 @@ class VideoSink:
     MPEG-4 and H.264 need even sizes: an odd-sized frame gets one replicated
     row/column at the bottom/right rather than losing one (said in the log).
     """
+
+    needs_image = True
+
+    @classmethod
+    def from_settings(cls, settings: SinkSettings) -> VideoSink:
+        return cls(settings.required_path(), settings.fps, settings.output.codec)
+
 
     def __init__(self, path: str | Path, fps: float | None, codec: str = "auto"):
         self.path = Path(path)
@@ -76,7 +84,8 @@ class VideoSink:
             f"output.codec to mp4v or MJPG"
         )
 
-    def write(self, image: np.ndarray, prediction: Prediction) -> None:
+    def write(self, image: np.ndarray | None, prediction: Prediction) -> None:
+        assert image is not None  # needs_image: the pipeline always passes the frame
         height, width = image.shape[:2]
         if self._writer is None:
             self._open(width, height)

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from streamcls.frames import Prediction
+from streamcls.outputs.sink import SinkSettings
 from streamcls.quiet import quiet_native_stderr
 
 QUIT_KEYS = (ord("q"), ord("Q"), 27)  # 27: Esc
@@ -61,6 +62,14 @@ def x_server_answers(display: str, timeout_s: float = 1.0) -> bool:
 class WindowSink:
     """An OpenCV window; ``q``, Esc or closing the window asks the run to stop (``self.quit``)."""
 
+    needs_image = True
+
+    @classmethod
+    def from_settings(cls, settings: SinkSettings) -> WindowSink:
+        title = settings.options.get("title") or "streamcls - " + ", ".join(settings.source_ids)
+        return cls(str(title))
+
+
     def __init__(self, title: str = "streamcls"):
         self.title = title
         self.quit = False
@@ -69,7 +78,8 @@ class WindowSink:
         with quiet_native_stderr():
             cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
 
-    def write(self, image: np.ndarray, prediction: Prediction) -> None:
+    def write(self, image: np.ndarray | None, prediction: Prediction) -> None:
+        assert image is not None  # needs_image: the pipeline always passes the frame
         if self._shown and cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
             self.quit = True  # the user closed the window
             return

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from streamcls.frames import Gap
+
+if TYPE_CHECKING:  # only for the annotations of summarize: no import at run time
+    from streamcls.pipeline.consume import Consumer, SourceStages
+    from streamcls.pipeline.threads import BatchThread
 
 
 @dataclass(frozen=True)
@@ -52,3 +57,70 @@ class RunSummary:
     notes: tuple[str, ...] = field(default_factory=tuple)
     sources: tuple[SourceSummary, ...] = ()
     mean_batch_size: float | None = None
+
+
+def summarize(stages: list[SourceStages], consumer: Consumer, batchers: list[BatchThread], *, device: str,
+              elapsed_s: float, error: str | None, notes: tuple[str, ...], inbox_dropped: dict[str, int]
+              ) -> RunSummary:
+    """The summary of a run, from what each stage counted."""
+    elapsed = max(1e-9, elapsed_s)
+    sources = tuple(_source_summary(source, elapsed, inbox_dropped.get(source.source_id, 0)) for source in stages)
+    stage_ms = consumer.clock.mean_ms()
+    frames_read = sum(source.frames_read for source in sources)
+    decode_seconds = sum(source.capture.stats.decode_seconds for source in stages)
+    if frames_read:
+        stage_ms["decode"] = decode_seconds * 1000 / frames_read
+    batches = sum(batcher.batches for batcher in batchers)
+    if batches:
+        stage_ms["inference_per_batch"] = sum(b.inference_seconds for b in batchers) * 1000 / batches
+    latencies = consumer.clock.latencies_ms
+    outputs = consumer.outputs
+    videos = [source.outputs.video for source in stages if source.outputs.video is not None]
+    if outputs.grid is not None and outputs.grid.video is not None:
+        videos.append(outputs.grid.video)
+    segments = outputs.segments
+    processed = consumer.processed
+    return RunSummary(
+        source_id=sources[0].source_id if len(sources) == 1 else f"{len(sources)} sources",
+        policy=sources[0].policy if len({s.policy for s in sources}) == 1 else "mixed",
+        device=device,
+        frames_read=frames_read,
+        frames_processed=processed,
+        frames_dropped=sum(source.frames_dropped for source in sources),
+        elapsed_s=elapsed,
+        throughput_fps=processed / elapsed,
+        latency_mean_ms=sum(latencies) / len(latencies) if latencies else None,
+        latency_p95_ms=consumer.clock.latency(95),
+        stage_ms=stage_ms,
+        batches=batches,
+        reconnects=sum(source.reconnects for source in sources),
+        gaps=tuple(gap for source in sources for gap in source.gaps),
+        video_codec=next((video.codec for video in videos if video.codec), None),
+        skipped_files=tuple(name for source in sources for name in source.skipped_files),
+        segments=sum(len(sink.runs) for sink in segments) if segments else None,
+        error=error,
+        notes=notes,
+        sources=sources,
+        mean_batch_size=processed / batches if batches else None,
+    )
+
+
+def _source_summary(source: SourceStages, elapsed: float, inbox_dropped: int) -> SourceSummary:
+    capture = source.capture
+    latencies = source.clock.latencies_ms
+    return SourceSummary(
+        source_id=source.source_id,
+        policy=source.policy.value,
+        state=capture.state.value,
+        frames_read=capture.stats.frames_read,
+        frames_processed=source.processed,
+        frames_dropped=source.channel.dropped + inbox_dropped,
+        throughput_fps=source.processed / elapsed,
+        latency_mean_ms=sum(latencies) / len(latencies) if latencies else None,
+        latency_p95_ms=source.clock.latency(95),
+        reconnects=capture.stats.reconnects,
+        gaps=tuple(capture.gaps),
+        discarded_before_start=capture.stats.discarded_before_start,
+        skipped_files=tuple(getattr(capture.source, "skipped", ())),
+        error=str(capture.error) if capture.error else None,
+    )

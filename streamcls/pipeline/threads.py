@@ -20,8 +20,8 @@ from typing import Protocol
 
 import numpy as np
 
-from streamcls.pipeline.batching import FairInbox
 from streamcls.frames import END, Classified, Frame
+from streamcls.pipeline.batching import FairInbox
 from streamcls.preprocess import PreprocessSpec, preprocess
 from streamcls.queues import force_put, put_until_stopped
 from streamcls.sources.channel import FrameChannel

@@ -1,24 +1,37 @@
-"""Pick the inference backend a config asks for: Keras, or a converted LiteRT model.
+"""Inference backends: one registry (``config/names.py``), one factory per backend module.
 
-Also the two things every converted backend needs: calibration frames sampled
-from a real source, and a check of how far the conversion moved the results
-(top-1 agreement and largest probability difference against Keras float32).
+A backend module exposes ``build(loaded, inference, calibration, **options)``
+returning a classifier — an object with ``batch_size``, ``preprocess_spec``,
+``spec``, ``device``, ``classify(images)``, ``classify_frames(frames)`` and
+``warm_up()`` (``keras.BucketedClassifier`` gives all but one method) — and may
+expose ``missing_runtime() -> str | None`` for ``doctor``. ``calibration`` is a
+list of BGR frames from a recording (empty when none was supplied); the caller
+supplies them, the model code never opens a source. Adding a backend is one
+module plus one line in ``config/names.py``; ``docs/architecture.md`` shows one.
+
+Every backend that converts the model (``compare_with_keras``) is measured
+against Keras float32 on held-out frames: top-1 agreement and the largest
+probability difference.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from streamcls.config import InferenceConfig, SourceConfig
-from streamcls.errors import ConfigError, EndOfStream, SourceError
-from streamcls.model.convert import BACKEND_QUANTIZATION, converted_model, split_calibration
+from streamcls.config import InferenceConfig
+from streamcls.config.names import backend as backend_entry
+from streamcls.errors import ConfigError
+from streamcls.model.convert import split_calibration
 from streamcls.model.load import LoadedModel
 
 logger = logging.getLogger(__name__)
+
+FrameSupply = Callable[[int], list[np.ndarray]]  # up to N frames from a recording
 
 
 @dataclass(frozen=True)
@@ -30,40 +43,6 @@ class Agreement:
     max_probability_difference: float
 
 
-def sample_frames(uri: str, count: int) -> list[np.ndarray]:
-    """Up to ``count`` frames spread evenly over a video file or image folder.
-
-    Raises:
-        ConfigError: the source is a camera or stream, or gives no frames.
-    """
-    from streamcls.sources import describe_source, open_source
-
-    if describe_source(uri).live:  # checked before opening: a camera or stream is never waited on
-        raise ConfigError(
-            f"calibration source {uri!r} is a live source; pass a video file or an image folder "
-            f"(--calibration) so the frames are the same on every run"
-        )
-    try:
-        source = open_source(SourceConfig(uri=uri))
-    except SourceError as error:
-        raise ConfigError(f"calibration source: {error}") from None
-    with source:
-        stride = max(1, (source.frame_count_hint or count) // count)
-        frames: list[np.ndarray] = []
-        index = 0
-        while len(frames) < count:
-            try:
-                image, _ = source.read()
-            except (EndOfStream, SourceError):  # a damaged tail still leaves usable frames
-                break
-            if index % stride == 0:
-                frames.append(image)
-            index += 1
-    if not frames:
-        raise ConfigError(f"calibration source {uri!r} gave no frames; pass a video or folder with pictures")
-    return frames
-
-
 def measure_agreement(reference: Any, candidate: Any, frames: list[np.ndarray]) -> Agreement:
     """Compare two classifiers' probabilities on the same frames."""
     expected = reference.classify_frames(frames)
@@ -73,41 +52,38 @@ def measure_agreement(reference: Any, candidate: Any, frames: list[np.ndarray]) 
 
 
 def build_classifier_for(loaded: LoadedModel, inference: InferenceConfig,
-                         calibration_uri: str | None = None) -> tuple[Any, Agreement | None]:
+                         calibration: FrameSupply | None = None) -> tuple[Any, Agreement | None]:
     """The classifier for ``inference.backend``, warmed up, and (converted backends) its agreement.
 
-    ``calibration_uri`` is used when ``inference.calibration`` is not set (the run's own file).
+    ``calibration`` gives up to N frames of a recording, read only when the backend
+    needs them (int8 calibration, the agreement check).
 
     Raises:
-        ConfigError: int8 without a usable calibration source.
+        ConfigError: an unknown backend; a CPU-only one on ``device: gpu``; one that
+            needs calibration frames without any.
         DeviceError: a GPU asked for and absent (Keras backend).
     """
-    from streamcls.model.backends.keras import Classifier
-
-    keras_classifier = Classifier.from_loaded(loaded, batch_size=inference.batch_size, device=inference.device)
-    if inference.backend == "keras":
-        keras_classifier.warm_up()
-        return keras_classifier, None
-    if inference.device == "gpu":
+    entry = backend_entry(inference.backend)
+    if entry.cpu_only and inference.device == "gpu":
         raise ConfigError(f"inference.backend {inference.backend} runs on the CPU; use --device cpu or auto, "
                           f"or --backend keras for the GPU")
-    from streamcls.model.backends.litert import LiteClassifier
-
-    quantization = BACKEND_QUANTIZATION[inference.backend]
-    uri = inference.calibration or calibration_uri
-    frames = sample_frames(uri, inference.calibration_frames) if uri else []
+    wants_frames = entry.needs_calibration or entry.compare_with_keras
+    frames = calibration(inference.calibration_frames) if calibration is not None and wants_frames else []
     calibrate, held_out = split_calibration(frames)
-    if quantization == "int8" and not calibrate:
+    if entry.needs_calibration and not calibrate:
         raise ConfigError(
-            f"inference.backend tflite-int8 needs calibration frames and the source is live: pass "
+            f"inference.backend {inference.backend} needs calibration frames and the source is live: pass "
             f"--calibration VIDEO|IMAGE_FOLDER with frames like the camera's"
         )
-    path = converted_model(loaded, quantization, calibrate if quantization == "int8" else None)
-    lite = LiteClassifier(path, loaded.spec, batch_size=inference.batch_size, threads=inference.threads,
-                          quantization=quantization)
-    lite.warm_up()
-    agreement = measure_agreement(keras_classifier, lite, held_out) if held_out else None
-    if agreement is not None:
-        logger.info("%s agrees with Keras float32 on %.1f%% of %d held-out frames (max probability difference %.4f)",
-                    inference.backend, 100 * agreement.top1, agreement.frames, agreement.max_probability_difference)
-    return lite, agreement
+    factory = entry.load("inference.backend")
+    classifier = factory(loaded, inference, calibrate, **entry.options)
+    classifier.warm_up()
+    if not entry.compare_with_keras or not held_out:
+        return classifier, None
+    from streamcls.model.backends.keras import Classifier
+
+    reference = Classifier.from_loaded(loaded, batch_size=inference.batch_size, device=inference.device)
+    agreement = measure_agreement(reference, classifier, held_out)
+    logger.info("%s agrees with Keras float32 on %.1f%% of %d held-out frames (max probability difference %.4f)",
+                inference.backend, 100 * agreement.top1, agreement.frames, agreement.max_probability_difference)
+    return classifier, agreement

@@ -140,3 +140,18 @@ class Classifier(BucketedClassifier):
         with self._tensorflow.device(self.device):
             output = self._functions[size](self._tensorflow.constant(batch))
         return np.asarray(output)
+
+
+def build(loaded: Any, inference: Any, calibration: list[np.ndarray]) -> Classifier:
+    """The registry's factory for ``keras``: the compiled model on ``inference.device``."""
+    return Classifier.from_loaded(loaded, batch_size=inference.batch_size, device=inference.device)
+
+
+def missing_runtime() -> str | None:
+    """Why this backend cannot run here, with the fix; None when it can."""
+    import importlib.util
+
+    for module, package in (("keras", "keras"), ("tensorflow", "tensorflow")):
+        if importlib.util.find_spec(module) is None:
+            return f"the keras backend needs {module}, which is not installed; pip install {package}"
+    return None

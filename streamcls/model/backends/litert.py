@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from streamcls.errors import ModelError
-from streamcls.model.build import ModelSpec
 from streamcls.model.backends.keras import BucketedClassifier, bucket_sizes
+from streamcls.model.build import ModelSpec
 from streamcls.preprocess import PreprocessSpec
 from streamcls.quiet import quiet_native_stderr
 
@@ -73,3 +73,24 @@ class LiteClassifier(BucketedClassifier):
         interpreter.invoke()
         # A copy: the interpreter reuses its output buffer on the next call.
         return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+
+
+def build(loaded: Any, inference: Any, calibration: list[np.ndarray], quantization: str = "float32") -> LiteClassifier:
+    """The registry's factory for the ``tflite*`` backends: convert (cached), then interpret.
+
+    ``calibration``: the frames int8 quantization is calibrated on.
+    """
+    from streamcls.model.convert import converted_model
+
+    path = converted_model(loaded, quantization, calibration if quantization == "int8" else None)
+    return LiteClassifier(path, loaded.spec, batch_size=inference.batch_size, threads=inference.threads,
+                          quantization=quantization)
+
+
+def missing_runtime() -> str | None:
+    """Why the LiteRT backends cannot run here, with the fix; None when they can."""
+    import importlib.util
+
+    if importlib.util.find_spec("ai_edge_litert") is None and importlib.util.find_spec("tensorflow") is None:
+        return "needs LiteRT; neither ai_edge_litert nor tf.lite is here; pip install ai-edge-litert"
+    return None
