@@ -155,3 +155,116 @@ def test_config_errors_never_import_tensorflow(tmp_path):
         "streamcls: error: model.alpha: received 3.0; expected one of 0.25, 0.5, 0.75, 1.0 "
         "(the MobileNet widths with published weights)"
     ]
+
+
+def test_range_check_names_the_nested_key_path(tmp_path):
+    path = write(tmp_path, """
+        sources:
+          - {uri: a.mp4}
+          - {uri: b.mp4, reconnect: {attempts: -1}}
+        """)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == "sources[1].reconnect.attempts: received -1; expected 0 to 1000000"
+
+
+def test_range_check_from_an_override():
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, {"postprocess.hysteresis.margin": 2})
+    assert str(caught.value) == "postprocess.hysteresis.margin: received 2.0; expected 0.0 to 1.0"
+
+
+def test_output_sinks_read_kind_path_and_options(tmp_path):
+    path = write(tmp_path, """
+        output:
+          sinks:
+            - kind: predictions
+              path: out/{source}.jsonl
+              options: {flush_every: 10, fields: [label, score], note: null}
+            - {kind: window}
+        sources:
+          - uri: a.mp4
+            output: {sinks: [{kind: segments, path: out/a.csv}]}
+        """)
+    config = load_config(path)
+    first, second = config.output.sinks
+    assert (first.kind, first.path) == ("predictions", "out/{source}.jsonl")
+    assert first.options == {"flush_every": 10, "fields": ["label", "score"], "note": None}
+    assert (second.kind, second.path, second.options) == ("window", None, {})
+    (own,) = config.sources[0].output.sinks
+    assert (own.kind, own.path) == ("segments", "out/a.csv")
+    assert load_config(None).output.sinks == ()
+    hash(config)  # frozen and hashable like the rest, options and all
+
+
+@pytest.mark.parametrize(
+    "sink, expected",
+    [
+        ("{kind: mqtt}", ["output.sinks[0].kind: received 'mqtt'; expected one of",
+                          "predictions, segments, video, window"]),
+        ("{kind: predictions, options: 3}",
+         ["output.sinks[0].options: received 3 (int); expected a mapping"]),
+        ("{kind: predictions, options: [a, b]}",
+         ["output.sinks[0].options: received ['a', 'b'] (list); expected a mapping"]),
+        ("{path: out.jsonl}", ["output.sinks[0].kind: missing; expected one of predictions"]),
+        ("{kind: predictions, colour: red}", ["output.sinks[0].colour: unknown key"]),
+        ("{kind: streamcls_no_such_module.sinks:MySink}",
+         ["output.sinks[0].kind:", "'streamcls_no_such_module.sinks'", "cannot be imported"]),
+        ("{kind: 'streamcls.errors:NoSuchSink'}",
+         ["output.sinks[0].kind:", "has no 'NoSuchSink'"]),
+    ],
+)
+def test_bad_output_sinks_refused(tmp_path, sink, expected):
+    path = write(tmp_path, f"output:\n  sinks:\n    - {sink}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    for fragment in expected:
+        assert fragment in message
+
+
+def test_plugin_targets_are_imported_at_load(tmp_path, monkeypatch):
+    (tmp_path / "streamcls_test_plugin.py").write_text("class Sink:\n    pass\n\ndef build():\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = load_config(write(tmp_path, """
+        inference: {backend: "streamcls_test_plugin:build"}
+        output: {sinks: [{kind: "streamcls_test_plugin:Sink"}]}
+        """))
+    assert config.inference.backend == "streamcls_test_plugin:build"
+    assert config.output.sinks[0].kind == "streamcls_test_plugin:Sink"
+
+
+def test_backend_plugin_that_does_not_import_is_refused(tmp_path):
+    path = write(tmp_path, "inference:\n  backend: streamcls_no_such_module:build\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith("inference.backend: ")
+    assert "'streamcls_no_such_module'" in message and "cannot be imported" in message
+
+
+@pytest.mark.parametrize("value, shown", [("onnx", "'onnx'"), ("3", "3")])
+def test_unknown_backend_lists_the_registry(tmp_path, value, shown):
+    from streamcls.config.names import BACKENDS
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, f"inference:\n  backend: {value}\n"))
+    message = str(caught.value)
+    assert message.startswith(f"inference.backend: received {shown}; expected one of ")
+    assert ", ".join(BACKENDS) in message
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("source:\n  policy: newest\n", "source.policy: received 'newest'; expected one of auto, block, latest"),
+        ("inference:\n  fairness: fifo\n",
+         "inference.fairness: received 'fifo'; expected one of round_robin, oldest_first"),
+        ("inference:\n  device: 3\n", "inference.device: received 3; expected one of auto, cpu, gpu"),
+    ],
+)
+def test_choices_come_from_the_names_lists(tmp_path, text, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert str(caught.value) == message
