@@ -140,3 +140,18 @@ class Classifier(BucketedClassifier):
         with self._tensorflow.device(self.device):
             output = self._functions[size](self._tensorflow.constant(batch))
         return np.asarray(output)
+
+
+def missing_runtime() -> str | None:
+    """None when TensorFlow and Keras are installed, else why not and the fix.
+
+    Only looks for the packages (no import): a broken install is reported where it
+    is imported. The reason reads "what is missing; how to fix it".
+    """
+    from importlib.util import find_spec
+
+    absent = [name for name in ("tensorflow", "keras") if find_spec(name) is None]
+    if not absent:
+        return None
+    return (f"needs TensorFlow and Keras; {' and '.join(absent)} not installed; "
+            f"pip install 'tensorflow>=2.16,<3' 'keras>=3.3,<4'")

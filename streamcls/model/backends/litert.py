@@ -73,3 +73,15 @@ class LiteClassifier(BucketedClassifier):
         interpreter.invoke()
         # A copy: the interpreter reuses its output buffer on the next call.
         return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+
+
+def missing_runtime() -> str | None:
+    """None when an interpreter is here (see :func:`interpreter_class`), else why not and the fix.
+
+    The reason reads "what is missing; how to fix it", the fix after the last "; ".
+    """
+    try:
+        interpreter_class()
+    except Exception:  # noqa: BLE001  a broken install fails in many ways; absent either way
+        return "needs LiteRT; neither ai_edge_litert nor tf.lite is here; pip install ai-edge-litert"
+    return None
