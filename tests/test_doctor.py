@@ -20,6 +20,7 @@ import pytest
 
 from streamcls.config import InputSize, load_config
 from streamcls.doctor import (
+    Check,
     Status,
     add_doctor_arguments,
     collect,
@@ -308,3 +309,148 @@ def test_cli_doctor_json_status_and_masking(registered, tmp_path):
 def test_cli_doctor_config_error_is_status_2(registered, tmp_path):
     result = streamcls("doctor", "--config", str(tmp_path / "missing.yaml"))
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+# Doctor asks the module that owns each rule; these tests change the owner and watch doctor follow.
+
+def fake_runtime(litert: str | None = "1.0"):
+    from streamcls.doctor.facts import Runtime
+
+    return Runtime("2.0", "3.0", "", ("CPU:0",), (), litert, True)
+
+
+def with_backend(backend: str, device: str = "auto", calibration: str | None = None):
+    from dataclasses import replace
+
+    from streamcls.config import Config
+
+    defaults = Config()
+    return replace(defaults, inference=replace(defaults.inference, backend=backend, device=device,
+                                               calibration=calibration))
+
+
+def plugin(tmp_path: Path, monkeypatch, module: str, body: str = "") -> str:
+    """A backend module of the test's own, importable as ``module``; returns ``module:build``."""
+    (tmp_path / f"{module}.py").write_text(f"def build(*args, **kwargs):\n    raise NotImplementedError\n{body}")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return f"{module}:build"
+
+
+def test_backend_needs_are_the_registry_entry_s(tmp_path, monkeypatch):
+    from types import MappingProxyType
+
+    from streamcls.config import names
+    from streamcls.doctor.checks import backend_check
+
+    target = plugin(tmp_path, monkeypatch, "doctor_edge_backend")
+    edge = names.Backend("edge", target, "a CPU-only int8 runtime", cpu_only=True, needs_calibration=True)
+    monkeypatch.setattr(names, "BACKENDS", MappingProxyType({**names.BACKENDS, "edge": edge}))
+
+    on_gpu = backend_check(with_backend("edge", "gpu"), "7", fake_runtime())
+    assert on_gpu.status is Status.PROBLEM
+    assert on_gpu.value == "edge runs on the CPU only, but inference.device is gpu"
+    gpu_backends = [entry.name for entry in names.BACKENDS.values() if not entry.cpu_only]
+    assert on_gpu.fix.endswith(f"inference.backend: {' or '.join(gpu_backends)} for the GPU")
+    live = backend_check(with_backend("edge", "cpu"), "7", fake_runtime())
+    assert live.status is Status.PROBLEM and live.value == "edge needs calibration frames, and the source is live"
+    calibrated = backend_check(with_backend("edge", "cpu", calibration=str(tmp_path)), "7", fake_runtime())
+    assert (calibrated.status, calibrated.value) == (Status.OK, "edge")
+    # The same entry without cpu_only runs on the GPU: the flag, not the name, decides.
+    monkeypatch.setattr(names, "BACKENDS", MappingProxyType({**names.BACKENDS, "edge": names.Backend(
+        "edge", target, "", needs_calibration=True)}))
+    assert backend_check(with_backend("edge", "gpu", str(tmp_path)), "7", fake_runtime()).status is Status.OK
+
+
+def test_doctor_compares_no_backend_name():
+    """Backends are told apart by their registry entries; "keras" stays only as the library's fact line."""
+    import re
+
+    import streamcls.doctor
+    from streamcls.config import names
+
+    for path in Path(streamcls.doctor.__file__).parent.glob("*.py"):
+        text = path.read_text()
+        assert "tflite" not in text, path.name
+        for name in names.BACKENDS:
+            quoted = f"[\"']{re.escape(name)}[\"']"
+            assert not re.search(rf"[=!]=\s*{quoted}|{quoted}\s*[=!]=|in \(?{quoted}", text), (path.name, name)
+
+
+def test_a_plugin_backend_is_asked_what_it_misses(tmp_path, monkeypatch):
+    from streamcls.doctor.checks import backend_check
+
+    body = "\ndef missing_runtime():\n    return 'needs the Foo runtime; foo is not here; pip install foo'\n"
+    missing = plugin(tmp_path, monkeypatch, "doctor_foo_backend", body)
+    check = backend_check(with_backend(missing), None, fake_runtime())
+    assert check.status is Status.PROBLEM
+    assert (check.value, check.fix) == (f"{missing} needs the Foo runtime; foo is not here", "pip install foo")
+    usable = plugin(tmp_path, monkeypatch, "doctor_plain_backend")  # no missing_runtime(): usable
+    assert backend_check(with_backend(usable), None, fake_runtime()) == Check("backend", usable, Status.OK)
+    report = collect(with_backend(missing), str(tmp_path))  # the whole report, as the CLI builds it
+    assert "backend" in [problem.name for problem in report.problems]
+
+
+def test_litert_backends_ask_the_litert_module(monkeypatch):
+    from streamcls.config import names
+    from streamcls.doctor.checks import backend_check
+    from streamcls.model.backends import litert
+
+    converted = next(entry.name for entry in names.BACKENDS.values() if entry.target.startswith(litert.__name__))
+    assert backend_check(with_backend(converted), None, fake_runtime("1.2")).value == f"{converted} via LiteRT 1.2"
+    monkeypatch.setattr(litert, "interpreter_class", lambda: (_ for _ in ()).throw(ImportError("none")))
+    check = backend_check(with_backend(converted), None, fake_runtime())
+    assert check.status is Status.PROBLEM
+    assert check.value == f"{converted} needs LiteRT; neither ai_edge_litert nor tf.lite is here"
+    assert check.fix == "pip install ai-edge-litert"
+
+
+def test_images_check_counts_what_the_image_source_reads(tmp_path):
+    import cv2
+    import numpy as np
+
+    from streamcls.errors import EndOfStream
+    from streamcls.sources import describe_source
+    from streamcls.sources.images import ImageFolderSource
+
+    picture = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "a.jpg"), picture)
+    cv2.imwrite(str(tmp_path / "b.png"), picture)
+    whole = (tmp_path / "a.jpg").read_bytes()
+    (tmp_path / "c.jpg").write_bytes(whole[: len(whole) // 2])  # a copy cut short: a JPEG signature
+    (tmp_path / "notes.txt").write_text("not a picture")
+
+    read = 0
+    with ImageFolderSource(describe_source(str(tmp_path))) as source:
+        while True:
+            try:
+                source.read()
+            except EndOfStream:
+                break
+            read += 1
+    source_check = by_name(collect(None, str(tmp_path)))["source"]
+    assert source_check.status is Status.OK
+    assert source_check.value.endswith(f": {read} images of 4 files") and read == 2
+
+
+@pytest.mark.parametrize("name, problem", [("missing.mp4", "does not exist"), ("empty.mp4", "is empty"),
+                                           ("/dev/null", "is not a regular file")])
+def test_video_file_problems_are_the_video_source_s(tmp_path, name, problem):
+    from streamcls.errors import SourceOpenError
+    from streamcls.sources import describe_source
+    from streamcls.sources.video import VideoSource
+
+    (tmp_path / "empty.mp4").touch()
+    uri = str(tmp_path / name)
+    if name.startswith("/dev/") and not Path(name).exists():
+        pytest.skip(f"no {name} here")
+    with pytest.raises(SourceOpenError, match=problem):
+        VideoSource(describe_source(uri))
+    check = by_name(collect(None, uri))["source"]
+    assert check.status is Status.PROBLEM and problem in check.value
+
+
+def test_stream_ports_are_for_schemes_the_sources_open():
+    from streamcls.doctor import STREAM_PORTS
+    from streamcls.sources.open import STREAM_SCHEMES
+
+    assert {f"{scheme}://" for scheme in STREAM_PORTS} <= set(STREAM_SCHEMES)

@@ -25,10 +25,7 @@ class ImageFolderSource:
 
     def __init__(self, spec: SourceSpec):
         self.spec = spec
-        if Path(spec.uri).is_dir():
-            paths = sorted(path for path in Path(spec.uri).iterdir() if path.is_file())
-        else:
-            paths = sorted(Path(path) for path in glob.glob(spec.uri) if Path(path).is_file())
+        paths = image_files(spec.uri)
         if not paths and Path(spec.uri).is_dir():
             raise SourceOpenError(
                 f"image folder {spec.uri!r} holds no files (sub-folders are not searched); "
@@ -84,6 +81,42 @@ class ImageFolderSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def image_files(uri: str) -> list[Path]:
+    """The files an image source at ``uri`` tries, in the order it reads them.
+
+    A folder's own files (sub-folders are not searched), or the files a glob
+    matches; sorted by path. Which of them are pictures is :func:`list_pictures`.
+    """
+    if Path(uri).is_dir():
+        return sorted(path for path in Path(uri).iterdir() if path.is_file())
+    return sorted(Path(path) for path in glob.glob(uri) if Path(path).is_file())
+
+
+def list_pictures(uri: str) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Split the files of ``uri`` into the pictures the source reads and those it skips.
+
+    Every file is read and decoded exactly as :class:`ImageFolderSource` would, so a
+    picture cut short counts as skipped here too; the pixels are not kept.
+
+    Returns:
+        ``(pictures, skipped)``: the paths it reads, in order, and ``(path, why)`` for
+        each file it skips (why such as "not an image OpenCV can read").
+
+    Example::
+
+        pictures, skipped = list_pictures("frames/*.jpg")
+    """
+    pictures: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for path in image_files(uri):
+        image, problem = _decode(path)
+        if image is not None:
+            pictures.append(path)
+        else:
+            skipped.append((path, problem))
+    return pictures, skipped
 
 
 def _decode(path: Path) -> tuple[np.ndarray | None, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import statistics
@@ -20,6 +21,30 @@ logger = logging.getLogger(__name__)
 # Frames decoded at open to check a file really decodes and to read its frame rate off
 # the decoder's timestamps; they are kept and served first, never decoded twice.
 PROBE_FRAMES = 10
+
+
+class FileProblem(enum.Enum):
+    """Why a path cannot be a video file, known before OpenCV is asked; the value reads after the path."""
+
+    NOT_REGULAR = "is not a regular file (a device, pipe or socket)"
+    MISSING = "does not exist"
+    EMPTY = "is empty"
+
+
+def file_problem(uri: str | Path) -> FileProblem | None:
+    """What keeps ``uri`` from opening as a video file before any decoder is tried, or None.
+
+    Only the path is looked at (no decoding): :class:`VideoSource` refuses these at
+    open with their fix, and ``streamcls doctor`` reports them.
+    """
+    path = Path(uri)
+    if path.exists() and not path.is_file():
+        return FileProblem.NOT_REGULAR
+    if not path.is_file():
+        return FileProblem.MISSING
+    if path.stat().st_size == 0:
+        return FileProblem.EMPTY
+    return None
 
 
 class VideoSource:
@@ -51,17 +76,18 @@ class VideoSource:
     def _open(self) -> None:
         spec = self.spec
         _quiet_decoder_logs()
-        if spec.kind == "file" and Path(spec.uri).exists() and not Path(spec.uri).is_file():
+        problem = file_problem(spec.uri) if spec.kind == "file" else None
+        if problem is FileProblem.NOT_REGULAR:
             raise SourceOpenError(
                 f"{spec.uri!r} is not a regular file (a device, pipe or socket); expected a video "
                 f"file: pass its path (or a camera index like 0, or an rtsp:// URL)"
             )
-        if spec.kind == "file" and not Path(spec.uri).is_file():
+        if problem is FileProblem.MISSING:
             raise SourceOpenError(
                 f"video file {spec.uri!r} does not exist; check the path (or pass a camera "
                 f"index like 0, an rtsp:// URL, or an image folder)"
             )
-        if spec.kind == "file" and Path(spec.uri).stat().st_size == 0:
+        if problem is FileProblem.EMPTY:
             raise SourceOpenError(f"video file {spec.uri!r} is empty (0 bytes); pass a real video")
         if spec.kind == "camera":
             capture = cv2.VideoCapture(int(spec.uri))

@@ -148,10 +148,15 @@ def build(loaded: Any, inference: Any, calibration: list[np.ndarray]) -> Classif
 
 
 def missing_runtime() -> str | None:
-    """Why this backend cannot run here, with the fix; None when it can."""
-    import importlib.util
+    """None when TensorFlow and Keras are installed, else why not and the fix.
 
-    for module, package in (("keras", "keras"), ("tensorflow", "tensorflow")):
-        if importlib.util.find_spec(module) is None:
-            return f"the keras backend needs {module}, which is not installed; pip install {package}"
-    return None
+    Only looks for the packages (no import): a broken install is reported where it
+    is imported. The reason reads "what is missing; how to fix it".
+    """
+    from importlib.util import find_spec
+
+    absent = [name for name in ("tensorflow", "keras") if find_spec(name) is None]
+    if not absent:
+        return None
+    return (f"needs TensorFlow and Keras; {' and '.join(absent)} not installed; "
+            f"pip install 'tensorflow>=2.16,<3' 'keras>=3.3,<4'")

@@ -88,9 +88,12 @@ def build(loaded: Any, inference: Any, calibration: list[np.ndarray], quantizati
 
 
 def missing_runtime() -> str | None:
-    """Why the LiteRT backends cannot run here, with the fix; None when they can."""
-    import importlib.util
+    """None when an interpreter is here (see :func:`interpreter_class`), else why not and the fix.
 
-    if importlib.util.find_spec("ai_edge_litert") is None and importlib.util.find_spec("tensorflow") is None:
+    The reason reads "what is missing; how to fix it", the fix after the last "; ".
+    """
+    try:
+        interpreter_class()
+    except Exception:  # noqa: BLE001  a broken install fails in many ways; absent either way
         return "needs LiteRT; neither ai_edge_litert nor tf.lite is here; pip install ai-edge-litert"
     return None
