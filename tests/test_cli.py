@@ -114,6 +114,9 @@ def test_model_bench_refuses_bad_points(flag, value, message):
 
 
 @pytest.mark.parametrize("arguments, message", [
+    (["--sink", "out.jsonl"], "--sink: received 'out.jsonl'; expected KIND=PATH"),
+    (["--sink", "=out.jsonl"], "--sink: received '=out.jsonl'; expected KIND=PATH"),
+    (["--sink", "nosuchkind=out.jsonl"], "--sink: received 'nosuchkind'; expected one of predictions"),
     (["--backend", "nosuch"], "--backend: received 'nosuch'; expected one of keras, tflite"),
 ])
 def test_run_refuses_bad_flags_in_one_line(arguments, message):

@@ -100,6 +100,8 @@ def config_from(arguments: argparse.Namespace) -> Any:
         overrides["source.uri"] = run_sources[0]
     elif run_sources:  # several: they replace any sources: list of the config file
         overrides["sources"] = [{"uri": uri} for uri in run_sources]
+    if getattr(arguments, "sinks", None):
+        overrides["output.sinks"] = parse_sinks(arguments.sinks, "--sink")
     if getattr(arguments, "no_display", False):
         overrides["output.display"] = False
     if getattr(arguments, "realtime", False):
@@ -126,3 +128,22 @@ def parse_counts(text: str, flag: str) -> list[int]:
         raise ConfigError(f"{flag}: received {text!r}; expected numbers from 1 to 1024")
     return counts
 
+
+def parse_sinks(values: list[str], flag: str) -> list[dict[str, str]]:
+    """``["predictions=out.jsonl"]`` -> ``[{"kind": "predictions", "path": "out.jsonl"}]``.
+
+    The kind is a name of :data:`streamcls.config.names.SINKS` or a ``module:Class`` of one's own.
+
+    Raises:
+        ConfigError: naming ``flag``, for a value that is not ``KIND=PATH`` or an unknown kind.
+    """
+    sinks = []
+    for value in values:
+        kind, separator, path = value.partition("=")
+        kind, path = kind.strip(), path.strip()
+        if not separator or not kind or not path:
+            raise ConfigError(f"{flag}: received {value!r}; expected KIND=PATH, e.g. "
+                              f"{flag} predictions=out.jsonl (kinds: {', '.join(names.SINKS)})")
+        names.sink_kind(kind, flag)
+        sinks.append({"kind": kind, "path": path})
+    return sinks

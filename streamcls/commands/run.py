@@ -11,6 +11,7 @@ from streamcls.commands.options import (
     add_model_flags,
     config_from,
 )
+from streamcls.config import names
 from streamcls.errors import ConfigError, StreamclsError
 
 
@@ -27,6 +28,9 @@ def add_parser(subcommands: Any) -> None:
     run.add_argument("--segments", dest="segments_output", metavar="PATH",
                      help="write runs of one label here (.csv, .json or .jsonl): source, "
                           "start/end frame and time, label, mean score")
+    run.add_argument("--sink", dest="sinks", action="append", metavar="KIND=PATH",
+                     help=f"also write to an output of this kind: {', '.join(names.SINKS)} or "
+                          f"module:Class (output.sinks); repeatable")
     run.add_argument("--no-display", action="store_true", help="do not open a window")
     run.add_argument("--max-frames", type=int, help="stop after this many frames")
     run.add_argument("--realtime", action="store_true",
