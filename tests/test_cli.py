@@ -111,3 +111,24 @@ def test_model_bench_prints_every_point_and_the_ratio():
 def test_model_bench_refuses_bad_points(flag, value, message):
     result = streamcls("model", "bench", flag, value)
     assert result.returncode == 2 and message in result.stderr
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--sink", "out.jsonl"], "--sink: received 'out.jsonl'; expected KIND=PATH"),
+    (["--sink", "=out.jsonl"], "--sink: received '=out.jsonl'; expected KIND=PATH"),
+    (["--sink", "nosuchkind=out.jsonl"], "--sink: received 'nosuchkind'; expected one of predictions"),
+    (["--backend", "nosuch"], "--backend: received 'nosuch'; expected one of keras, tflite"),
+])
+def test_run_refuses_bad_flags_in_one_line(arguments, message):
+    result = streamcls("run", "--source", "clip.mp4", "--no-display", *arguments)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("streamcls: error: ") and message in lines[0], lines
+
+
+def test_importing_the_cli_imports_nothing_heavy():
+    code = ("import sys, streamcls.cli; streamcls.cli._parser(); "
+            "print(sorted({'tensorflow', 'keras', 'cv2', 'numpy'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

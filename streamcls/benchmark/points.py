@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-BACKENDS = ("keras", "tflite", "tflite-float16", "tflite-dynamic", "tflite-int8")
+from streamcls.config import names
+
+BACKENDS = tuple(names.BACKENDS)  # the registry's names, in its order
 Mode = Literal["model", "end_to_end", "naive", "decode"]
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from streamcls.benchmark.points import BenchPoint
+from streamcls.config import names
 from streamcls.errors import ConfigError
 from streamcls.redact import redact_data
 
@@ -240,9 +241,10 @@ def ratios(points: Sequence[BenchPoint]) -> list[str]:
     - each end to end point with a model point of the same batch: end to end / model, in %;
     - each naive point: the fastest end to end / naive, as ``x``;
     - each non-keras backend and input size: its fastest model / keras' fastest model, ``x``;
-    - each tflite end to end point with a model point of the same batch, when the sweep has a
-      decode point: its rate beside model and decode (the fastest decode point: reading
-      the source depends on neither backend nor size); see ``_limit`` for which one limits.
+    - each end to end point of a CPU-only backend (the registry's ``cpu_only``: LiteRT) with a
+      model point of the same batch, when the sweep has a decode point: its rate beside model
+      and decode (the fastest decode point: reading the source depends on neither backend nor
+      size); see ``_limit`` for which one limits.
     """
     def fastest(mode: str, backend: str, input_size: str, batch_size: int | None = None) -> float:
         return max((other.throughput_fps for other in points if other.mode == mode
@@ -258,7 +260,7 @@ def ratios(points: Sequence[BenchPoint]) -> list[str]:
         if point.mode == "end_to_end" and model > 0:
             batch = point.batch_size
             lines.append(f"{name}: end to end / model only (batch {batch}) = {fps / model:.0%}")
-            if point.backend.startswith("tflite") and decode > 0:
+            if _cpu_only(point.backend) and decode > 0:
                 # A stage limits only when the pipeline gets near it; far below both, the
                 # pipeline's own per-frame work (resize, overlay, hand-offs) is the bound.
                 limit = _limit(fps, decode, model)
@@ -273,6 +275,12 @@ def ratios(points: Sequence[BenchPoint]) -> list[str]:
             if line not in lines:  # one line per backend and size, whatever the batches
                 lines.append(line)
     return lines
+
+
+def _cpu_only(backend: str) -> bool:
+    """Whether the registry says ``backend`` runs on the CPU only; a name it lacks does not."""
+    entry = names.BACKENDS.get(backend)
+    return entry is not None and entry.cpu_only
 
 
 def _limit(fps: float, decode: float, model: float) -> str:

@@ -9,16 +9,30 @@ import platform
 from dataclasses import asdict, replace
 from typing import Any
 
+from streamcls.commands.options import add_device_flag, add_model_flags, config_from, parse_counts
+from streamcls.config import names
 from streamcls.errors import ConfigError
 from streamcls.redact import mask_uri
 
-BACKEND_CHOICES = ("keras", "tflite", "tflite-float16", "tflite-dynamic", "tflite-int8")
+
+def add_parser(subcommands: Any) -> None:
+    """Add ``bench`` to the CLI's sub-commands."""
+    sweep = subcommands.add_parser(
+        "bench", help="sweep input size x batch size x backend: fps, latency, accuracy, a recommendation")
+    add_model_flags(sweep)
+    add_arguments(sweep)
+    sweep.set_defaults(handler=handle)
+
+
+def handle(arguments: argparse.Namespace) -> int:
+    """``streamcls bench``: the config from the flags, then :func:`bench`."""
+    return bench(arguments, config_from(arguments))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default="128,160,224", help="input sizes: 96,160 or HxW pairs 240x320 (default 128,160,224)")
     parser.add_argument("--batch-sizes", default="1,8", help="batch sizes (default 1,8)")
-    parser.add_argument("--backends", default="keras,tflite,tflite-int8", help=f"any of {','.join(BACKEND_CHOICES)}")
+    parser.add_argument("--backends", default="keras,tflite,tflite-int8", help=f"any of {','.join(names.BACKENDS)}")
     parser.add_argument("--source", help="a video file or image folder for the end-to-end points (and int8 calibration)")
     parser.add_argument("--policy", choices=["offline", "live"], default="offline",
                         help="end to end: every frame (offline) or the file at its own rate, newest frame only (live)")
@@ -29,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="model only: timed repeats per point, median (default 5)")
     parser.add_argument("--seconds", type=float, default=1.0, help="model only: seconds per repeat (default 1)")
     parser.add_argument("--naive-frames", type=int, default=60, help="frames for the naive tutorial loop (default 60)")
-    parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default=None)
+    add_device_flag(parser)
     parser.add_argument("--mixed-precision", action="store_true", help="GPU only: run Keras in float16")
     parser.add_argument("--threads", type=int, help="LiteRT interpreter threads (default: all cores)")
     parser.add_argument("--calibration", help="int8: a video or image folder (default: --source)")
@@ -50,11 +64,9 @@ def parse_plan(arguments: argparse.Namespace) -> Any:
 
     sizes = tuple(parse_input_size(part.strip(), "--sizes") for part in arguments.sizes.split(","))
     backends = tuple(part.strip() for part in arguments.backends.split(",") if part.strip())
-    unknown = [backend for backend in backends if backend not in BACKEND_CHOICES]
+    unknown = [backend for backend in backends if backend not in names.BACKENDS]
     if unknown or not backends:
-        raise ConfigError(f"--backends: received {arguments.backends!r}; expected any of {','.join(BACKEND_CHOICES)}")
-    from streamcls.cli import _parse_counts
-
+        raise ConfigError(f"--backends: received {arguments.backends!r}; expected any of {','.join(names.BACKENDS)}")
     if arguments.source is not None and not os.path.exists(arguments.source) and not any(c in arguments.source for c in "*?["):
         raise ConfigError(f"--source: {mask_uri(arguments.source)!r} does not exist; pass a video file or image "
                           f"folder (bench measures recorded frames, not live streams: record one first)")
@@ -64,7 +76,7 @@ def parse_plan(arguments: argparse.Namespace) -> Any:
         raise ConfigError(f"--target-fps: received {arguments.target_fps:g}; expected a rate above 0")
     if arguments.repeats < 1 or arguments.seconds <= 0:
         raise ConfigError("--repeats/--seconds: expected at least 1 repeat of more than 0 s")
-    return SweepPlan(sizes=sizes, batch_sizes=tuple(_parse_counts(arguments.batch_sizes, "--batch-sizes")),
+    return SweepPlan(sizes=sizes, batch_sizes=tuple(parse_counts(arguments.batch_sizes, "--batch-sizes")),
                      backends=backends, source=arguments.source,
                      policy="latest" if arguments.policy == "live" else "block", max_frames=arguments.max_frames,
                      repeats=arguments.repeats, seconds=arguments.seconds, naive_frames=arguments.naive_frames,
@@ -74,7 +86,7 @@ def parse_plan(arguments: argparse.Namespace) -> Any:
 def bench(arguments: argparse.Namespace, config: Any) -> int:
     """Run the sweep and write every output asked for."""
     from streamcls.benchmark import report as reporting
-    from streamcls.benchmark.sweep import Labelled, run_sweep
+    from streamcls.benchmark.sweep import run_sweep
 
     plan = parse_plan(arguments)
     for path in (arguments.report, arguments.csv, arguments.plot):
@@ -155,4 +167,4 @@ def _use_mixed_precision(device: str) -> None:
     import_keras().mixed_precision.set_global_policy("mixed_float16")
 
 
-__all__ = ["add_arguments", "bench", "replace"]
+__all__ = ["add_arguments", "add_parser", "bench", "handle", "parse_plan"]

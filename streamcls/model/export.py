@@ -12,11 +12,14 @@ import json
 import shutil
 from dataclasses import asdict
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from streamcls.errors import ConfigError
-from streamcls.model.load import LoadedModel
+
+if TYPE_CHECKING:  # the CLI reads FORMATS and QUANTIZE to build its parser: importing stays light
+    import numpy as np
+
+    from streamcls.model.load import LoadedModel
 
 FORMATS = ("tflite", "saved_model")
 QUANTIZE = ("float32", "float16", "dynamic", "int8")
