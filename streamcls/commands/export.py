@@ -40,8 +40,8 @@ def handle(arguments: argparse.Namespace) -> int:
     if arguments.quantize == "int8":
         if not arguments.calibration:
             raise ConfigError("--quantize int8 needs --calibration VIDEO|IMAGE_FOLDER with frames like the real ones")
-        from streamcls.model.backends import sample_frames
         from streamcls.model.convert import split_calibration
+        from streamcls.sources.sample import sample_frames
 
         calibration, _ = split_calibration(sample_frames(arguments.calibration, arguments.calibration_frames))
     loaded = load_model(config.model)

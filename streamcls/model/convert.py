@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from streamcls.errors import ConfigError, ModelError
-from streamcls.model.load import LoadedModel
+from streamcls.model.build import LoadedModel
 from streamcls.model.runtime import import_tensorflow
 from streamcls.preprocess import PreprocessSpec, preprocess_batch
 

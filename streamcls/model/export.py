@@ -19,7 +19,7 @@ from streamcls.errors import ConfigError
 if TYPE_CHECKING:  # the CLI reads FORMATS and QUANTIZE to build its parser: importing stays light
     import numpy as np
 
-    from streamcls.model.load import LoadedModel
+    from streamcls.model.build import LoadedModel
 
 FORMATS = ("tflite", "saved_model")
 QUANTIZE = ("float32", "float16", "dynamic", "int8")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamcls.model.load import LoadedModel
+from streamcls.model.build import LoadedModel
 
 
 def count_macs(model: Any) -> int:

@@ -26,8 +26,8 @@ import numpy as np
 from streamcls.config import InferenceConfig
 from streamcls.config.names import backend as backend_entry
 from streamcls.errors import ConfigError
+from streamcls.model.build import LoadedModel
 from streamcls.model.convert import split_calibration
-from streamcls.model.load import LoadedModel
 
 logger = logging.getLogger(__name__)
 
