@@ -79,7 +79,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from streamcls import __version__
+    from streamcls.version import __version__
 
     parser = _Parser(  # sub-commands' parsers are of the same class
         prog="streamcls",

@@ -451,6 +451,6 @@ def test_video_file_problems_are_the_video_source_s(tmp_path, name, problem):
 
 def test_stream_ports_are_for_schemes_the_sources_open():
     from streamcls.doctor import STREAM_PORTS
-    from streamcls.sources.open import STREAM_SCHEMES
+    from streamcls.sources.describe import STREAM_SCHEMES
 
     assert {f"{scheme}://" for scheme in STREAM_PORTS} <= set(STREAM_SCHEMES)

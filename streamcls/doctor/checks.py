@@ -32,7 +32,7 @@ from streamcls.doctor.report import Check, Status
 if TYPE_CHECKING:
     from streamcls.config import Config, InputSize
 
-# Default ports of the stream schemes (streamcls.sources.open.STREAM_SCHEMES) that doctor
+# Default ports of the stream schemes (streamcls.sources.describe.STREAM_SCHEMES) that doctor
 # contacts; a scheme without one here (udp, tcp without a port) is not contacted.
 STREAM_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "http": 80, "https": 443}
 # The module whose runtime the facts' LiteRT version describes.

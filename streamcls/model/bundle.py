@@ -52,7 +52,7 @@ def save_bundle(
     Raises:
         BundleError: ``path`` exists and is not a bundle (it is never overwritten).
     """
-    from streamcls import __version__
+    from streamcls.version import __version__
 
     path = Path(path)
     if path.exists() and not (path / MANIFEST).is_file():

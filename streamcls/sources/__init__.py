@@ -7,6 +7,7 @@ source in its own thread under one; ``sample.py`` takes frames spread over a
 recording (calibration).
 """
 
-from streamcls.sources.open import FrameSource, SourceSpec, describe_source, open_source
+from streamcls.sources.describe import FrameSource, SourceSpec, describe_source
+from streamcls.sources.open import open_source
 
 __all__ = ["FrameSource", "SourceSpec", "describe_source", "open_source"]

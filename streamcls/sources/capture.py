@@ -18,7 +18,7 @@ from streamcls.errors import EndOfStream, SourceError, SourceOpenError, StreamLo
 from streamcls.frames import Frame, Gap, StreamState
 from streamcls.redact import redact
 from streamcls.sources.channel import FrameChannel
-from streamcls.sources.open import FrameSource, SourceSpec
+from streamcls.sources.describe import FrameSource, SourceSpec
 
 logger = logging.getLogger(__name__)
 

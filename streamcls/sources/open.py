@@ -1,74 +1,9 @@
-"""Frame sources: cameras, video files, network streams, image folders.
-
-``describe_source(uri)`` says what kind a URI is; ``open_source(config)`` gives a
-``FrameSource`` (a context manager with ``read()``); ``capture.py`` runs one in
-its own thread under a capture policy.
-"""
+"""Open the source a config names: an image folder, or anything OpenCV/FFmpeg reads."""
 
 from __future__ import annotations
 
-import glob
-import re
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
-
-import numpy as np
-
 from streamcls.config import SourceConfig
-from streamcls.redact import mask_uri
-
-STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """What a URI names: ``kind`` is camera, file, stream or images."""
-
-    kind: str
-    uri: str
-    source_id: str
-
-    @property
-    def live(self) -> bool:
-        return self.kind in ("camera", "stream")
-
-
-class FrameSource(Protocol):
-    """One opened source. ``read`` raises ``EndOfStream`` at the end, ``StreamLost``
-    when a live stream stops delivering."""
-
-    spec: SourceSpec
-    fps: float | None
-    frame_count_hint: int | None
-
-    def read(self) -> tuple[np.ndarray, float | None]: ...
-
-    def reopen(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def __enter__(self) -> FrameSource: ...
-
-    def __exit__(self, *exc: object) -> None: ...
-
-
-def describe_source(uri: str, source_id: str | None = None) -> SourceSpec:
-    """Classify a URI: a camera index, a stream URL, an image folder or glob, else a file.
-
-    ``source_id`` defaults to the URI with its credentials masked (see
-    :func:`streamcls.redact.mask_uri`): it is what every output shows.
-    """
-    text = uri.strip()
-    if re.fullmatch(r"\d+", text):
-        kind = "camera"
-    elif text.lower().startswith(STREAM_SCHEMES):
-        kind = "stream"
-    elif Path(text).is_dir() or glob.has_magic(text):
-        kind = "images"
-    else:
-        kind = "file"
-    return SourceSpec(kind, text, source_id or mask_uri(text))
+from streamcls.sources.describe import FrameSource, describe_source
 
 
 def open_source(config: SourceConfig) -> FrameSource:
@@ -78,6 +13,7 @@ def open_source(config: SourceConfig) -> FrameSource:
         SourceOpenError: with what was received, what was expected and the fix.
     """
     spec = describe_source(config.uri, config.id)
+    # Imported here: describing a source (config checks, doctor) must not load OpenCV.
     if spec.kind == "images":
         from streamcls.sources.images import ImageFolderSource
 

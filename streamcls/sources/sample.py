@@ -9,7 +9,8 @@ import numpy as np
 
 from streamcls.config import SourceConfig
 from streamcls.errors import ConfigError, EndOfStream, SourceError
-from streamcls.sources.open import describe_source, open_source
+from streamcls.sources.describe import describe_source
+from streamcls.sources.open import open_source
 
 
 def sample_frames(uri: str, count: int) -> list[np.ndarray]:

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from streamcls.errors import EndOfStream, SourceOpenError, SourceTruncated, StreamLost
-from streamcls.sources.open import SourceSpec
+from streamcls.sources.describe import SourceSpec
 
 logger = logging.getLogger(__name__)
 
