@@ -20,7 +20,7 @@ FRAME_COLUMNS = ("start_frame", "end_frame")
 
 
 @dataclass(frozen=True)
-class Segment:
+class LabelledSegment:
     video: Path
     start: float
     end: float
@@ -37,7 +37,7 @@ class Segment:
         return self.start <= time_s < self.end
 
 
-def read_segments(path: str | Path) -> list[Segment]:
+def read_segments(path: str | Path) -> list[LabelledSegment]:
     """Every segment in the file, checked.
 
     Raises:
@@ -68,7 +68,7 @@ def read_segments(path: str | Path) -> list[Segment]:
             video = video if video.is_absolute() else path.parent / video
             if not video.is_file():
                 raise ConfigError(f"{path}:{line}: video {row['video']!r} does not exist (looked at {video})")
-            segments.append(Segment(video, start, end, row["label"], unit))
+            segments.append(LabelledSegment(video, start, end, row["label"], unit))
     if not segments:
         raise ConfigError(f"segments file {str(path)!r} has no rows; add video,start,end,label lines")
     return segments
@@ -87,7 +87,7 @@ def _time_columns(path: Path, columns: list[str]) -> tuple[str, str, str]:
                       f"start,end (seconds) or start_frame,end_frame")
 
 
-def label_at(segments: list[Segment], video: Path, frame_index: int, fps: float | None) -> str | None:
+def label_at(segments: list[LabelledSegment], video: Path, frame_index: int, fps: float | None) -> str | None:
     """The label of ``frame_index`` in ``video``, or None when no segment covers it."""
     video = Path(video).resolve()
     for segment in segments:

@@ -17,7 +17,7 @@ from streamcls.config import HysteresisConfig, PostprocessConfig, load_config
 from streamcls.errors import ConfigError, SinkError
 from streamcls.frames import Classified, Frame, Prediction
 from streamcls.postprocess import Postprocessor
-from streamcls.postprocess.segments import RunTracker
+from streamcls.postprocess.segments import SegmentTracker
 from streamcls.outputs.segments import SegmentsSink
 from streamcls.postprocess.temporal import EmaSmoother, Hysteresis, WindowSmoother
 
@@ -133,7 +133,7 @@ def test_flickers_are_suppressed_and_boundaries_stay_close(smoothing, most_frame
 
 
 def test_run_tracker_gives_half_open_runs_with_mean_scores():
-    tracker = RunTracker()
+    tracker = SegmentTracker()
     labels = ["a", "a", "b", "b", "b", "a"]
     closed = []
     for index, label in enumerate(labels):
@@ -147,7 +147,7 @@ def test_run_tracker_gives_half_open_runs_with_mean_scores():
 
 
 def test_run_tracker_splits_a_live_gap_and_keeps_sources_apart():
-    tracker = RunTracker(max_gap_s=1.0)
+    tracker = SegmentTracker(max_gap_s=1.0)
     closed = []
     # source x: 10 fps, then a 5 s reconnect gap, same label; source y interleaved, steady.
     times = [0.0, 0.1, 0.2, 5.2, 5.3]

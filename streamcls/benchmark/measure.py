@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -61,23 +61,33 @@ def peak_memory(interval_s: float = 0.02) -> Iterator[list[float]]:
         peak[0] = max(peak[0], resident_mb() or 0.0)
 
 
+def time_calls(call: Callable[[], object], frames_per_call: int, repeats: int, seconds: float,
+               warm_up: int = 2) -> tuple[list[float], list[float]]:
+    """Frames/s of ``call`` in each of ``repeats`` timed stretches of ``seconds``, and every call's ms.
+
+    The one timing loop of the benchmarks: ``warm_up`` untimed calls first (tracing, caches).
+    """
+    for _ in range(warm_up):
+        call()
+    rates, calls_ms = [], []
+    for _ in range(repeats):
+        frames, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            call_started = time.perf_counter()
+            call()
+            calls_ms.append((time.perf_counter() - call_started) * 1000)
+            frames += frames_per_call
+        rates.append(frames / (time.perf_counter() - started))
+    return rates, calls_ms
+
+
 def model_only(classifier: Any, repeats: int, seconds: float) -> Timing:
     """The classifier on a synthetic full batch: median frames/s over ``repeats``."""
     batch_size = classifier.batch_size
     batch = np.random.default_rng(0).uniform(-1, 1, (batch_size, *classifier.spec.input_size.shape))
     batch = batch.astype(np.float32)
     with peak_memory() as peak:
-        for _ in range(2):
-            classifier.classify(batch)
-        rates, calls_ms = [], []
-        for _ in range(repeats):
-            frames, started = 0, time.perf_counter()
-            while time.perf_counter() - started < seconds:
-                call_started = time.perf_counter()
-                classifier.classify(batch)
-                calls_ms.append((time.perf_counter() - call_started) * 1000)
-                frames += batch_size
-            rates.append(frames / (time.perf_counter() - started))
+        rates, calls_ms = time_calls(lambda: classifier.classify(batch), batch_size, repeats, seconds)
     median = statistics.median(rates)
     # A frame waits for its whole batch: its latency is the call's duration.
     return Timing(median, (max(rates) - min(rates)) / median, tuple(calls_ms), peak[0])

@@ -9,19 +9,19 @@ timed repeats after a warm-up.
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from streamcls.benchmark.measure import time_calls
 from streamcls.config import InputSize, ModelConfig
 from streamcls.model.backends.keras import Classifier
 from streamcls.model.load import load_model
 
 
 @dataclass(frozen=True)
-class BenchPoint:
+class SpeedPoint:
     """One measured (input size, batch size) point."""
 
     input_size: InputSize
@@ -42,7 +42,7 @@ def bench_model(
     repeats: int = 5,
     seconds_per_repeat: float = 0.5,
     device: str = "auto",
-) -> list[BenchPoint]:
+) -> list[SpeedPoint]:
     """Measure every (size, batch size) point; see the module docstring."""
     points = []
     for size in sizes:
@@ -51,10 +51,10 @@ def bench_model(
             classifier = Classifier.from_loaded(loaded, batch_size=batch_size, device=device)
             batch = np.random.default_rng(0).uniform(-1, 1, (batch_size, *size.shape))
             batch = batch.astype(np.float32)
-            compiled = _images_per_second(
+            compiled = _rates(
                 lambda: classifier.classify(batch), batch_size, repeats, seconds_per_repeat
             )
-            predict = _images_per_second(
+            predict = _rates(
                 lambda: loaded.model.predict(batch, batch_size=batch_size, verbose=0),
                 batch_size,
                 repeats,
@@ -62,7 +62,7 @@ def bench_model(
             )
             median = statistics.median(compiled)
             points.append(
-                BenchPoint(
+                SpeedPoint(
                     size,
                     batch_size,
                     median,
@@ -73,20 +73,6 @@ def bench_model(
     return points
 
 
-def _images_per_second(
-    call: Callable[[], object], batch_size: int, repeats: int, seconds_per_repeat: float
-) -> list[float]:
-    for _ in range(3):  # warm-up: tracing, oneDNN primitive caches
-        call()
-    rates = []
-    for _ in range(repeats):
-        calls = 0
-        start = time.perf_counter()
-        while True:
-            call()
-            calls += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= seconds_per_repeat:
-                break
-        rates.append(calls * batch_size / elapsed)
+def _rates(call: Callable[[], object], batch_size: int, repeats: int, seconds_per_repeat: float) -> list[float]:
+    rates, _calls_ms = time_calls(call, batch_size, repeats, seconds_per_repeat, warm_up=3)
     return rates

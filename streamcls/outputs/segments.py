@@ -14,7 +14,7 @@ from streamcls.errors import SinkError
 from streamcls.frames import Prediction
 from streamcls.outputs.files import LineFile, check_parent, csv_line
 from streamcls.outputs.sink import SinkSettings
-from streamcls.postprocess.segments import LabelRun, RunTracker
+from streamcls.postprocess.segments import LabelSegment, SegmentTracker
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ class SegmentsSink:
             )
         check_parent(self.path, "segments file")
         self.format = {".csv": "csv", ".json": "json"}.get(suffix, "jsonl")
-        self.tracker = RunTracker(max_gap_s)
-        self.runs: list[LabelRun] = []
+        self.tracker = SegmentTracker(max_gap_s)
+        self.closed: list[LabelSegment] = []
         self._written_at = 0.0
         self._dirty = False
         self._file: LineFile | None = None
@@ -70,8 +70,8 @@ class SegmentsSink:
         if self._dirty and time.monotonic() - self._written_at >= self.REWRITE_INTERVAL_S:
             self._rewrite()
 
-    def _record(self, run: LabelRun) -> None:
-        self.runs.append(run)
+    def _record(self, run: LabelSegment) -> None:
+        self.closed.append(run)
         record = run.as_record()
         if self.format == "csv":
             self._append(csv_line([record[name] for name in self.FIELDS]))
@@ -87,12 +87,12 @@ class SegmentsSink:
         except OSError as error:
             raise SinkError(
                 f"segments file {str(self.path)!r}: write failed ({error.strerror}); the "
-                f"{max(0, len(self.runs) - 1)} segments before it are complete"
+                f"{max(0, len(self.closed) - 1)} segments before it are complete"
             ) from None
 
     def _rewrite(self) -> None:
         staging = self.path.with_name(f".{self.path.name}.partial")
-        document = {"segments": [run.as_record() for run in self.runs]}
+        document = {"segments": [segment.as_record() for segment in self.closed]}
         try:
             staging.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
             os.replace(staging, self.path)

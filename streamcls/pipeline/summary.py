@@ -97,7 +97,7 @@ def summarize(stages: list[SourceStages], consumer: Consumer, batchers: list[Bat
         gaps=tuple(gap for source in sources for gap in source.gaps),
         video_codec=next((video.codec for video in videos if video.codec), None),
         skipped_files=tuple(name for source in sources for name in source.skipped_files),
-        segments=sum(len(sink.runs) for sink in segments) if segments else None,
+        segments=sum(len(sink.closed) for sink in segments) if segments else None,
         error=error,
         notes=notes,
         sources=sources,

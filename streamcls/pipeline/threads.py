@@ -2,7 +2,7 @@
 
 ``PreprocessThread`` (one per source) turns frames from that source's capture
 channel into model input, in the source's lane of a ``FairInbox``;
-``BatchThread`` (one per run) takes up to ``batch_size`` of them across the
+``BatchThread`` (one or more per pipeline: ``inference.workers``) takes up to ``batch_size`` of them across the
 lanes fairly, or whatever has arrived ``max_batch_wait_ms`` after the first,
 runs the classifier once, and hands the results on in the order taken (each
 source's frames stay in their order). Decoding, preprocessing and inference

@@ -9,7 +9,7 @@ ends the current run at its last frame; the gap belongs to no run.
 
 Example::
 
-    tracker = RunTracker(max_gap_s=2.0)
+    tracker = SegmentTracker(max_gap_s=2.0)
     for prediction in predictions:
         for run in tracker.add(prediction):
             print(run.label, run.start_frame, run.end_frame)
@@ -24,7 +24,7 @@ from streamcls.frames import Prediction
 
 
 @dataclass(frozen=True)
-class LabelRun:
+class LabelSegment:
     """One run of a label on one source. ``frames`` counts the predictions in it,
     fewer than ``end_frame - start_frame`` when a live policy dropped frames."""
 
@@ -51,7 +51,7 @@ class LabelRun:
 
 
 @dataclass
-class _OpenRun:
+class _OpenSegment:
     label: str
     start_frame: int
     start_s: float
@@ -61,17 +61,17 @@ class _OpenRun:
     score_sum: float
 
 
-class RunTracker:
+class SegmentTracker:
     """Collects predictions of any number of sources into label runs, per source."""
 
     def __init__(self, max_gap_s: float = 2.0):
         self.max_gap_s = max_gap_s
-        self._open: dict[str, _OpenRun] = {}
+        self._open: dict[str, _OpenSegment] = {}
         self._origin: dict[str, float] = {}
         self._previous: dict[str, tuple[int, float]] = {}  # (frame index, seconds) of the last frame
         self._frame_seconds: dict[str, float] = {}  # one frame's duration, from the last two frames
 
-    def add(self, prediction: Prediction) -> list[LabelRun]:
+    def add(self, prediction: Prediction) -> list[LabelSegment]:
         """Take the next prediction of its source; return the run it closed, if any."""
         source = prediction.source_id
         seconds = self._seconds(prediction)
@@ -83,7 +83,7 @@ class RunTracker:
                 self._frame_seconds[source] = gap / (index - previous[0])
         self._previous[source] = (index, seconds)
         current = self._open.get(source)
-        closed: list[LabelRun] = []
+        closed: list[LabelSegment] = []
         if current is not None and seconds - current.last_s > self.max_gap_s and prediction.position_ms is None:
             closed.append(self._close_at_last(source, current))
             current = None
@@ -91,14 +91,14 @@ class RunTracker:
             closed.append(self._close(source, current, index, seconds))
             current = None
         if current is None:
-            self._open[source] = _OpenRun(label, index, seconds, index, seconds, 1, score)
+            self._open[source] = _OpenSegment(label, index, seconds, index, seconds, 1, score)
             return closed
         current.last_frame, current.last_s = index, seconds
         current.frames += 1
         current.score_sum += score
         return closed
 
-    def finish(self) -> list[LabelRun]:
+    def finish(self) -> list[LabelSegment]:
         """Close every open run at its last frame (the end of the run)."""
         closed = [self._close_at_last(source, run) for source, run in list(self._open.items())]
         self._open.clear()
@@ -111,12 +111,12 @@ class RunTracker:
         origin = self._origin.setdefault(prediction.source_id, captured)
         return captured - origin
 
-    def _close(self, source: str, run: _OpenRun, end_frame: int, end_s: float) -> LabelRun:
+    def _close(self, source: str, run: _OpenSegment, end_frame: int, end_s: float) -> LabelSegment:
         del self._open[source]
-        return LabelRun(source, run.label, run.start_frame, end_frame, run.start_s, end_s, run.frames,
+        return LabelSegment(source, run.label, run.start_frame, end_frame, run.start_s, end_s, run.frames,
                         run.score_sum / run.frames)
 
-    def _close_at_last(self, source: str, run: _OpenRun) -> LabelRun:
+    def _close_at_last(self, source: str, run: _OpenSegment) -> LabelSegment:
         # The last frame lasts one frame duration, measured between the source's last two
         # frames (0 before a second frame has come).
         duration = self._frame_seconds.get(source, 0.0)
