@@ -55,13 +55,18 @@ class Model:
 
         items = list(pictures)
         images = [_read_picture(item) for item in items]
-        postprocessor = Postprocessor(self.labels, replace(self.config.postprocess, smoothing="none",
-                                                           hysteresis=replace(self.config.postprocess.hysteresis,
-                                                                              margin=0.0, frames=1)))
+        postprocessor = Postprocessor(
+            self.labels,
+            replace(
+                self.config.postprocess,
+                smoothing="none",
+                hysteresis=replace(self.config.postprocess.hysteresis, margin=0.0, frames=1),
+            ),
+        )
         predictions = []
         batch_size = self.classifier.batch_size
         for start in range(0, len(images), batch_size):
-            chunk = images[start:start + batch_size]
+            chunk = images[start : start + batch_size]
             probabilities = self.classifier.classify_frames(chunk)
             for offset, (image, row) in enumerate(zip(chunk, probabilities)):
                 index = start + offset
@@ -72,8 +77,15 @@ class Model:
         return [replace(prediction, latency_ms=0.0) for prediction in predictions]
 
 
-def load(model: str = "imagenet", *, config: str | Path | None = None, input_size: str | None = None,
-         batch_size: int | None = None, backend: str | None = None, device: str | None = None) -> Model:
+def load(
+    model: str = "imagenet",
+    *,
+    config: str | Path | None = None,
+    input_size: str | None = None,
+    batch_size: int | None = None,
+    backend: str | None = None,
+    device: str | None = None,
+) -> Model:
     """Load a classifier: ``"imagenet"`` (MobileNet's own classes) or a bundle folder.
 
     Args:
@@ -93,9 +105,15 @@ def load(model: str = "imagenet", *, config: str | Path | None = None, input_siz
     return Model(settings, classifier, config)
 
 
-def stream(source: str | int | Sequence[str | int], model: str | Model = "imagenet", *,
-           config: str | Path | None = None, sinks: Sequence[Sink] = (), realtime: bool = False,
-           max_frames: int | None = None) -> Iterator[Prediction]:
+def stream(
+    source: str | int | Sequence[str | int],
+    model: str | Model = "imagenet",
+    *,
+    config: str | Path | None = None,
+    sinks: Sequence[Sink] = (),
+    realtime: bool = False,
+    max_frames: int | None = None,
+) -> Iterator[Prediction]:
     """Predictions from a camera index, video file, stream URL or image folder, as they come.
 
     Several sources (a list) share one model; each prediction names its source.
@@ -133,8 +151,12 @@ def stream(source: str | int | Sequence[str | int], model: str | Model = "imagen
 
 def _config(model: str | Path | None, config: str | Path | None, **overrides: Any) -> Config:
     """The config file (or the defaults) with these settings on top, validated like CLI flags."""
-    flags = {"input_size": "model.input_size", "batch_size": "inference.batch_size",
-             "backend": "inference.backend", "device": "inference.device"}
+    flags = {
+        "input_size": "model.input_size",
+        "batch_size": "inference.batch_size",
+        "backend": "inference.backend",
+        "device": "inference.device",
+    }
     dotted = {flags.get(key, key): value for key, value in overrides.items() if value is not None}
     if model is not None and str(model).lower() == "imagenet":
         dotted.update({"model.head.kind": "imagenet", "model.bundle": None})
@@ -150,8 +172,9 @@ def _read_picture(item: Picture) -> np.ndarray:
 
     image = cv2.imread(str(item), cv2.IMREAD_COLOR)
     if image is None:
-        raise FrameError(f"picture {str(item)!r} cannot be read; expected a JPEG, PNG, BMP, TIFF or WebP file "
-                         f"that exists")
+        raise FrameError(
+            f"picture {str(item)!r} cannot be read; expected a JPEG, PNG, BMP, TIFF or WebP file that exists"
+        )
     return image
 
 

@@ -31,8 +31,10 @@ class LabelledSegment:
         if self.unit == "frame":
             return self.start <= frame_index < self.end
         if not fps:
-            raise ConfigError(f"{self.video}: its frame rate is unknown, so times in seconds cannot be "
-                              f"placed; give start_frame,end_frame instead")
+            raise ConfigError(
+                f"{self.video}: its frame rate is unknown, so times in seconds cannot be "
+                f"placed; give start_frame,end_frame instead"
+            )
         time_s = frame_index / fps
         return self.start <= time_s < self.end
 
@@ -57,11 +59,12 @@ def read_segments(path: str | Path) -> list[LabelledSegment]:
             try:
                 start, end = float(row[start_key]), float(row[end_key])
             except ValueError:
-                raise ConfigError(f"{path}:{line}: {start_key}/{end_key} received {row[start_key]!r}, "
-                                  f"{row[end_key]!r}; expected numbers") from None
+                raise ConfigError(
+                    f"{path}:{line}: {start_key}/{end_key} received {row[start_key]!r}, "
+                    f"{row[end_key]!r}; expected numbers"
+                ) from None
             if not 0 <= start < end:
-                raise ConfigError(f"{path}:{line}: received start {start:g}, end {end:g}; expected "
-                                  f"0 <= start < end")
+                raise ConfigError(f"{path}:{line}: received start {start:g}, end {end:g}; expected 0 <= start < end")
             if not row["label"]:
                 raise ConfigError(f"{path}:{line}: the label is empty; name the class")
             video = Path(row["video"])
@@ -76,15 +79,19 @@ def read_segments(path: str | Path) -> list[LabelledSegment]:
 
 def _time_columns(path: Path, columns: list[str]) -> tuple[str, str, str]:
     if "video" not in columns or "label" not in columns:
-        raise ConfigError(f"segments file {path}: received columns {','.join(columns)}; expected "
-                          f"video,start,end,label (or start_s,end_s / start_frame,end_frame)")
+        raise ConfigError(
+            f"segments file {path}: received columns {','.join(columns)}; expected "
+            f"video,start,end,label (or start_s,end_s / start_frame,end_frame)"
+        )
     if all(name in columns for name in FRAME_COLUMNS):
         return FRAME_COLUMNS[0], FRAME_COLUMNS[1], "frame"
     for start, end in SECOND_COLUMNS:
         if start in columns and end in columns:
             return start, end, "s"
-    raise ConfigError(f"segments file {path}: no time columns among {','.join(columns)}; expected "
-                      f"start,end (seconds) or start_frame,end_frame")
+    raise ConfigError(
+        f"segments file {path}: no time columns among {','.join(columns)}; expected "
+        f"start,end (seconds) or start_frame,end_frame"
+    )
 
 
 def label_at(segments: list[LabelledSegment], video: Path, frame_index: int, fps: float | None) -> str | None:

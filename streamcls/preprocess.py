@@ -75,9 +75,7 @@ def preprocess_into(image: np.ndarray, spec: PreprocessSpec, output: np.ndarray)
         _resize_scaled(bgr, (width, height), interpolation, output)
 
 
-def _resize_scaled(
-    bgr: np.ndarray, size: tuple[int, int], interpolation: int, output: np.ndarray
-) -> None:
+def _resize_scaled(bgr: np.ndarray, size: tuple[int, int], interpolation: int, output: np.ndarray) -> None:
     if (bgr.shape[1], bgr.shape[0]) != size:
         bgr = cv2.resize(bgr, size, interpolation=interpolation)
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

@@ -70,7 +70,7 @@ def mask_uri(uri: str) -> str:
     match = _URI.match(uri)
     if match is None:
         return redact(uri)
-    return uri[:match.end()] + _mask_after_scheme(uri[match.end():], _SECRET_PARAMETER)
+    return uri[: match.end()] + _mask_after_scheme(uri[match.end() :], _SECRET_PARAMETER)
 
 
 def redact(text: str) -> str:
@@ -79,8 +79,8 @@ def redact(text: str) -> str:
     header is returned as is, at the cost of two substring checks."""
     if "://" in text:
         text = _URL_IN_TEXT.sub(
-            lambda match: match.group(1) + _mask_after_scheme(match.group(2), _SECRET_PARAMETER_IN_TEXT),
-            text)
+            lambda match: match.group(1) + _mask_after_scheme(match.group(2), _SECRET_PARAMETER_IN_TEXT), text
+        )
     if "uthorization" in text or "UTHORIZATION" in text:
         text = _AUTHORIZATION.sub(rf"\g<1>{MASK}", text)
     return text
@@ -105,7 +105,7 @@ def _mask_after_scheme(rest: str, secret_parameter: re.Pattern[str]) -> str:
         end = _AUTHORITY_END.search(rest, first_at)
         at = rest.rfind("@", 0, end.start() if end else len(rest))
         head = _mask_userinfo(rest[:at]) + "@"
-        rest = rest[at + 1:]
+        rest = rest[at + 1 :]
     return head + secret_parameter.sub(rf"\g<1>{MASK}", rest)
 
 
@@ -179,11 +179,12 @@ def limit_native_logging(environ: MutableMapping[str, str]) -> list[str]:
         too_verbose = True
     if too_verbose:
         received = f"OPENCV_FFMPEG_LOGLEVEL={level}" if level else "OPENCV_FFMPEG_DEBUG"
-        changed.append(f"{received} capped at FFmpeg level {FFMPEG_MAX_LOG_LEVEL} (warnings): "
-                       f"above it FFmpeg prints stream URLs and Authorization headers")
+        changed.append(
+            f"{received} capped at FFmpeg level {FFMPEG_MAX_LOG_LEVEL} (warnings): "
+            f"above it FFmpeg prints stream URLs and Authorization headers"
+        )
         environ["OPENCV_FFMPEG_LOGLEVEL"] = str(FFMPEG_MAX_LOG_LEVEL)
     return changed
 
 
-__all__ = ["MASK", "RedactFilter", "install_log_redaction", "limit_native_logging", "mask_uri",
-           "redact", "redact_data"]
+__all__ = ["MASK", "RedactFilter", "install_log_redaction", "limit_native_logging", "mask_uri", "redact", "redact_data"]

@@ -25,7 +25,9 @@ def frames_from_folder(folder: str | Path, limit: int) -> tuple[list[np.ndarray]
     for example in from_folder(folder):
         per_class.setdefault(example.label, []).append(example.path)
     if not per_class:
-        raise ConfigError(f"--labelled: {folder} has no class sub-folders with pictures; expected {folder}/<class>/*.jpg")
+        raise ConfigError(
+            f"--labelled: {folder} has no class sub-folders with pictures; expected {folder}/<class>/*.jpg"
+        )
     share = max(1, limit // len(per_class))
     frames, labels = [], []
     for name, paths in per_class.items():
@@ -42,8 +44,10 @@ def frames_from_segments(video: str, segments_path: str, limit: int) -> tuple[li
     segments = read_segments(segments_path)
     resolved = Path(video).resolve()
     if not any(segment.video.resolve() == resolved for segment in segments):
-        raise ConfigError(f"--segments: {segments_path} has no segment for {video}; "
-                          f"its rows name {sorted({s.video.name for s in segments})}")
+        raise ConfigError(
+            f"--segments: {segments_path} has no segment for {video}; "
+            f"its rows name {sorted({s.video.name for s in segments})}"
+        )
     from streamcls.config import SourceConfig
     from streamcls.errors import EndOfStream, SourceError
     from streamcls.sources import open_source
@@ -72,8 +76,10 @@ def top1_accuracy(classifier: Any, frames: list[np.ndarray], labels: list[str]) 
     """
     unknown = sorted(set(labels) - set(classifier.labels))
     if unknown:
-        raise ConfigError(f"labels {', '.join(unknown)} are not classes of this model (it knows "
-                          f"{', '.join(classifier.labels[:10])}{', ...' if len(classifier.labels) > 10 else ''})")
+        raise ConfigError(
+            f"labels {', '.join(unknown)} are not classes of this model (it knows "
+            f"{', '.join(classifier.labels[:10])}{', ...' if len(classifier.labels) > 10 else ''})"
+        )
     correct = 0
     for start in range(0, len(frames), 64):
         probabilities = classifier.classify_frames(frames[start : start + 64])

@@ -61,8 +61,9 @@ def peak_memory(interval_s: float = 0.02) -> Iterator[list[float]]:
         peak[0] = max(peak[0], resident_mb() or 0.0)
 
 
-def time_calls(call: Callable[[], object], frames_per_call: int, repeats: int, seconds: float,
-               warm_up: int = 2) -> tuple[list[float], list[float]]:
+def time_calls(
+    call: Callable[[], object], frames_per_call: int, repeats: int, seconds: float, warm_up: int = 2
+) -> tuple[list[float], list[float]]:
     """Frames/s of ``call`` in each of ``repeats`` timed stretches of ``seconds``, and every call's ms.
 
     The one timing loop of the benchmarks: ``warm_up`` untimed calls first (tracing, caches).

@@ -51,15 +51,8 @@ def bench_model(
             classifier = Classifier.from_loaded(loaded, batch_size=batch_size, device=device)
             batch = np.random.default_rng(0).uniform(-1, 1, (batch_size, *size.shape))
             batch = batch.astype(np.float32)
-            compiled = _rates(
-                lambda: classifier.classify(batch), batch_size, repeats, seconds_per_repeat
-            )
-            predict = _rates(
-                lambda: loaded.model.predict(batch, batch_size=batch_size, verbose=0),
-                batch_size,
-                repeats,
-                seconds_per_repeat,
-            )
+            compiled = _rates(classifier.classify, (batch,), batch_size, repeats, seconds_per_repeat)
+            predict = _rates(loaded.model.predict, (batch, batch_size, 0), batch_size, repeats, seconds_per_repeat)
             median = statistics.median(compiled)
             points.append(
                 SpeedPoint(
@@ -73,6 +66,12 @@ def bench_model(
     return points
 
 
-def _rates(call: Callable[[], object], batch_size: int, repeats: int, seconds_per_repeat: float) -> list[float]:
-    rates, _calls_ms = time_calls(call, batch_size, repeats, seconds_per_repeat, warm_up=3)
+def _rates(
+    function: Callable[..., object],
+    arguments: tuple[object, ...],
+    batch_size: int,
+    repeats: int,
+    seconds_per_repeat: float,
+) -> list[float]:
+    rates, _calls_ms = time_calls(lambda: function(*arguments), batch_size, repeats, seconds_per_repeat, warm_up=3)
     return rates

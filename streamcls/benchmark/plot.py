@@ -20,8 +20,7 @@ LINE_STYLES = {"model": "--", "end_to_end": "-"}
 DPI = 120
 
 
-def write_plot(path: str | Path, points: Sequence[BenchPoint],
-               pareto: Sequence[BenchPoint]) -> None:
+def write_plot(path: str | Path, points: Sequence[BenchPoint], pareto: Sequence[BenchPoint]) -> None:
     """Write one PNG figure of the sweep.
 
     Panel (a): throughput against input size, one line per (backend, batch size, mode) for
@@ -37,8 +36,10 @@ def write_plot(path: str | Path, points: Sequence[BenchPoint],
     """
     path = Path(path)
     if path.suffix.lower() != ".png":
-        raise ConfigError(f"plot path {str(path)!r}: received a {path.suffix or 'suffix-less'} "
-                          f"file name; expected one ending in .png, such as bench.png")
+        raise ConfigError(
+            f"plot path {str(path)!r}: received a {path.suffix or 'suffix-less'} "
+            f"file name; expected one ending in .png, such as bench.png"
+        )
     path = require_folder(path, "plot")
     import matplotlib
 
@@ -79,11 +80,14 @@ def draw_throughput(axes: Any, points: Sequence[BenchPoint]) -> None:
     colours = {pair: f"C{index % 10}" for index, pair in enumerate(pairs)}
     for (backend, batch_size, mode), members in lines.items():
         members.sort(key=position)
-        axes.plot([position(point) for point in members],
-                  [point.throughput_fps for point in members],
-                  marker=MARKERS[mode], linestyle=LINE_STYLES[mode],
-                  color=colours[backend, batch_size],
-                  label=f"{backend} batch {batch_size}, {MODE_WORDS[mode]}")
+        axes.plot(
+            [position(point) for point in members],
+            [point.throughput_fps for point in members],
+            marker=MARKERS[mode],
+            linestyle=LINE_STYLES[mode],
+            color=colours[backend, batch_size],
+            label=f"{backend} batch {batch_size}, {MODE_WORDS[mode]}",
+        )
     labels: dict[int, set[str]] = {}
     for point in shown:  # different sizes of one pixel count share a tick
         labels.setdefault(position(point), set()).add(point.input_size)
@@ -113,23 +117,26 @@ def draw_accuracy(axes: Any, points: Sequence[BenchPoint], pareto: Sequence[Benc
     """Panel (b): the points with an accuracy, the Pareto front as a highlighted step line."""
     for mode in dict.fromkeys(point.mode for point in points):
         members = [point for point in points if point.mode == mode]
-        axes.scatter([point.throughput_fps for point in members],
-                     [100 * (point.accuracy or 0.0) for point in members],
-                     marker=MARKERS.get(mode, "^"), color="grey", alpha=0.6, label=MODE_WORDS[mode])
+        axes.scatter(
+            [point.throughput_fps for point in members],
+            [100 * (point.accuracy or 0.0) for point in members],
+            marker=MARKERS.get(mode, "^"),
+            color="grey",
+            alpha=0.6,
+            label=MODE_WORDS[mode],
+        )
     front = sorted(pareto, key=lambda point: point.throughput_fps)
     if front:
         rates = [point.throughput_fps for point in front]
         accuracies = [100 * (point.accuracy or 0.0) for point in front]
         # "pre": between two front points the faster one's accuracy is the best to be had.
         axes.step(rates, accuracies, where="pre", color="C3", linewidth=2, label="Pareto front")
-        axes.scatter(rates, accuracies, s=90, facecolors="none", edgecolors="C3", linewidths=2,
-                     zorder=3)
+        axes.scatter(rates, accuracies, s=90, facecolors="none", edgecolors="C3", linewidths=2, zorder=3)
         names: dict[tuple[float, float], list[str]] = {}
         for point, rate, accuracy in zip(front, rates, accuracies):  # ties share one label
             names.setdefault((rate, accuracy), []).append(describe(point))
         for place, lines in names.items():
-            axes.annotate("\n".join(lines), place, textcoords="offset points", xytext=(6, 4),
-                          fontsize=7)
+            axes.annotate("\n".join(lines), place, textcoords="offset points", xytext=(6, 4), fontsize=7)
     axes.set_title(f"(b) accuracy against {MODE_WORDS[points[0].mode]} throughput")
     axes.set_xlabel("throughput (frames/s)")
     axes.set_ylabel("top-1 accuracy (%)")

@@ -20,8 +20,7 @@ from streamcls.config import names
 from streamcls.errors import ConfigError
 from streamcls.redact import redact_data
 
-MODE_WORDS = {"model": "model only", "end_to_end": "end to end", "naive": "naive",
-              "decode": "decode only"}
+MODE_WORDS = {"model": "model only", "end_to_end": "end to end", "naive": "naive", "decode": "decode only"}
 
 
 @dataclass(frozen=True)
@@ -53,9 +52,10 @@ def pareto_front(points: Sequence[BenchPoint]) -> list[BenchPoint]:
         return point.throughput_fps, point.accuracy or 0.0
 
     def dominated(point: BenchPoint) -> bool:
-        return any(scores(other) != scores(point)
-                   and all(theirs >= mine for theirs, mine in zip(scores(other), scores(point)))
-                   for other in candidates)
+        return any(
+            scores(other) != scores(point) and all(theirs >= mine for theirs, mine in zip(scores(other), scores(point)))
+            for other in candidates
+        )
 
     front = [point for point in candidates if not dominated(point)]
     return sorted(front, key=lambda point: (point.throughput_fps, -(point.accuracy or 0.0)))
@@ -70,8 +70,7 @@ def required_rate(target_fps: float, headroom: float) -> float:
     return target_fps * (1 + headroom)
 
 
-def recommend(points: Sequence[BenchPoint], target_fps: float,
-              headroom: float = 0.2) -> Recommendation | None:
+def recommend(points: Sequence[BenchPoint], target_fps: float, headroom: float = 0.2) -> Recommendation | None:
     """The point to run for ``target_fps`` with ``headroom`` to spare, or None when none can.
 
     Points of the deciding mode (``end_to_end`` when any, else ``model``) qualify when their
@@ -85,12 +84,10 @@ def recommend(points: Sequence[BenchPoint], target_fps: float,
     required_fps = required_rate(target_fps, headroom)
     # The tolerance keeps a point measured at exactly the required rate in, whatever
     # rounding target * (1 + headroom) went through.
-    qualifying = [point for point in select_deciding(points)
-                  if point.throughput_fps >= required_fps * (1 - 1e-9)]
+    qualifying = [point for point in select_deciding(points) if point.throughput_fps >= required_fps * (1 - 1e-9)]
     if not qualifying:
         return None
-    among = (f"{len(qualifying)} {MODE_WORDS[qualifying[0].mode]} point(s) at or above "
-             f"{required_fps:.1f} fps")
+    among = f"{len(qualifying)} {MODE_WORDS[qualifying[0].mode]} point(s) at or above {required_fps:.1f} fps"
     known = [point for point in qualifying if point.accuracy is not None]
     if known:
         best = max(known, key=lambda point: (point.accuracy or 0.0, point.throughput_fps))
@@ -102,8 +99,7 @@ def recommend(points: Sequence[BenchPoint], target_fps: float,
     return Recommendation(best, reason, required_fps, target_fps)
 
 
-def explain_no_recommendation(points: Sequence[BenchPoint], target_fps: float,
-                              headroom: float = 0.2) -> str:
+def explain_no_recommendation(points: Sequence[BenchPoint], target_fps: float, headroom: float = 0.2) -> str:
     """One line on why ``recommend`` found nothing: the fastest point against the rate needed."""
     required_fps = required_rate(target_fps, headroom)
     deciding = select_deciding(points)
@@ -122,8 +118,7 @@ def describe(point: BenchPoint) -> str:
     return f"{point.backend} {point.input_size} batch {point.batch_size}"
 
 
-def recommended_config(recommendation: Recommendation,
-                       model_section: dict[str, Any]) -> dict[str, Any]:
+def recommended_config(recommendation: Recommendation, model_section: dict[str, Any]) -> dict[str, Any]:
     """A config mapping for ``yaml.safe_dump``: the model section at the chosen input size,
     and the chosen batch size and backend."""
     point = recommendation.point
@@ -137,15 +132,16 @@ def require_folder(path: str | Path, what: str) -> Path:
     """``path`` as a Path; ConfigError when its folder is missing or it is itself a folder."""
     path = Path(path)
     if not path.parent.is_dir():
-        raise ConfigError(f"{what} {str(path)!r}: folder {str(path.parent)!r} does not exist; "
-                          f"create it or pick a path in an existing folder")
+        raise ConfigError(
+            f"{what} {str(path)!r}: folder {str(path.parent)!r} does not exist; "
+            f"create it or pick a path in an existing folder"
+        )
     if path.is_dir():
         raise ConfigError(f"{what} {str(path)!r} is a folder; expected a file path inside it")
     return path
 
 
-def write_recommended_config(path: str | Path, recommendation: Recommendation,
-                             model_section: dict[str, Any]) -> None:
+def write_recommended_config(path: str | Path, recommendation: Recommendation, model_section: dict[str, Any]) -> None:
     """Write ``recommended_config(...)`` as YAML under a comment on what it was measured for;
     ConfigError when the folder of ``path`` does not exist."""
     import yaml  # kept here so importing the report stays cheap
@@ -165,30 +161,62 @@ def cell(value: float | None, scale: float = 1.0, digits: int = 1) -> str:
     return "-" if value is None else f"{value * scale:.{digits}f}"
 
 
-COLUMNS = ("", "backend", "input", "batch", "mode", "fps", "spread %", "p50 ms", "p95 ms",
-           "p99 ms", "MMACs", "peak MB", "accuracy %", "agreement %", "notes")
+COLUMNS = (
+    "",
+    "backend",
+    "input",
+    "batch",
+    "mode",
+    "fps",
+    "spread %",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "MMACs",
+    "peak MB",
+    "accuracy %",
+    "agreement %",
+    "notes",
+)
 LEFT_ALIGNED = {"", "backend", "input", "mode", "notes"}
 
 
 def format_table(points: Sequence[BenchPoint], pareto: Sequence[BenchPoint]) -> str:
     """An aligned text table, one row per point, Pareto points marked ``*``, empty cells ``-``."""
-    rows = [(
-        "*" if point in pareto else "", point.backend, point.input_size, str(point.batch_size),
-        point.mode, f"{point.throughput_fps:.1f}", cell(point.spread, 100),
-        cell(point.latency_p50_ms), cell(point.latency_p95_ms), cell(point.latency_p99_ms),
-        cell(point.macs, 1e-6, 0), cell(point.peak_memory_mb, digits=0),
-        cell(point.accuracy, 100), cell(point.agreement_top1, 100), "; ".join(point.notes) or "-",
-    ) for point in points]
+    rows = [
+        (
+            "*" if point in pareto else "",
+            point.backend,
+            point.input_size,
+            str(point.batch_size),
+            point.mode,
+            f"{point.throughput_fps:.1f}",
+            cell(point.spread, 100),
+            cell(point.latency_p50_ms),
+            cell(point.latency_p95_ms),
+            cell(point.latency_p99_ms),
+            cell(point.macs, 1e-6, 0),
+            cell(point.peak_memory_mb, digits=0),
+            cell(point.accuracy, 100),
+            cell(point.agreement_top1, 100),
+            "; ".join(point.notes) or "-",
+        )
+        for point in points
+    ]
     widths = [max(len(row[index]) for row in [COLUMNS, *rows]) for index in range(len(COLUMNS))]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(text.ljust(width) if name in LEFT_ALIGNED else text.rjust(width)
-                         for text, width, name in zip(cells, widths, COLUMNS)).rstrip()
+        return "  ".join(
+            text.ljust(width) if name in LEFT_ALIGNED else text.rjust(width)
+            for text, width, name in zip(cells, widths, COLUMNS)
+        ).rstrip()
 
     lines = [line(COLUMNS), line(["-" * width for width in widths]), *map(line, rows)]
     if pareto:
-        lines.append(f"* on the Pareto front: no other {MODE_WORDS[pareto[0].mode]} point is "
-                     f"at least as fast and as accurate, and better on one")
+        lines.append(
+            f"* on the Pareto front: no other {MODE_WORDS[pareto[0].mode]} point is "
+            f"at least as fast and as accurate, and better on one"
+        )
     return "\n".join(lines)
 
 
@@ -199,21 +227,37 @@ def point_row(point: BenchPoint, pareto: Sequence[BenchPoint]) -> dict[str, Any]
     return row
 
 
-def report_dict(points: Sequence[BenchPoint], pareto: Sequence[BenchPoint],
-                recommendation: Recommendation | None, meta: dict[str, Any]) -> dict[str, Any]:
+def report_dict(
+    points: Sequence[BenchPoint],
+    pareto: Sequence[BenchPoint],
+    recommendation: Recommendation | None,
+    meta: dict[str, Any],
+) -> dict[str, Any]:
     """The report as JSON-ready data: ``meta``, ``points``, ``recommendation``, ``ratios``."""
     chosen = None
     if recommendation is not None:
-        chosen = {"point": point_row(recommendation.point, pareto),
-                  "reason": recommendation.reason, "required_fps": recommendation.required_fps,
-                  "target_fps": recommendation.target_fps}
+        chosen = {
+            "point": point_row(recommendation.point, pareto),
+            "reason": recommendation.reason,
+            "required_fps": recommendation.required_fps,
+            "target_fps": recommendation.target_fps,
+        }
     # redact_data: the meta names the source, which may be a URL with a password.
-    return {"meta": redact_data(dict(meta)), "points": [point_row(point, pareto) for point in points],
-            "recommendation": chosen, "ratios": ratios(points)}
+    return {
+        "meta": redact_data(dict(meta)),
+        "points": [point_row(point, pareto) for point in points],
+        "recommendation": chosen,
+        "ratios": ratios(points),
+    }
 
 
-def write_json(path: str | Path, points: Sequence[BenchPoint], pareto: Sequence[BenchPoint],
-               recommendation: Recommendation | None, meta: dict[str, Any]) -> None:
+def write_json(
+    path: str | Path,
+    points: Sequence[BenchPoint],
+    pareto: Sequence[BenchPoint],
+    recommendation: Recommendation | None,
+    meta: dict[str, Any],
+) -> None:
     """Write ``report_dict(...)`` as indented JSON. Raises ConfigError for a missing folder."""
     path = require_folder(path, "JSON report")
     report = report_dict(points, pareto, recommendation, meta)
@@ -246,10 +290,19 @@ def ratios(points: Sequence[BenchPoint]) -> list[str]:
       and decode (the fastest decode point: reading the source depends on neither backend nor
       size); see ``_limit`` for which one limits.
     """
+
     def fastest(mode: str, backend: str, input_size: str, batch_size: int | None = None) -> float:
-        return max((other.throughput_fps for other in points if other.mode == mode
-                    and other.backend == backend and other.input_size == input_size
-                    and batch_size in (None, other.batch_size)), default=0.0)
+        return max(
+            (
+                other.throughput_fps
+                for other in points
+                if other.mode == mode
+                and other.backend == backend
+                and other.input_size == input_size
+                and batch_size in (None, other.batch_size)
+            ),
+            default=0.0,
+        )
 
     decode = max((point.throughput_fps for point in points if point.mode == "decode"), default=0.0)
     lines: list[str] = []
@@ -264,8 +317,10 @@ def ratios(points: Sequence[BenchPoint]) -> list[str]:
                 # A stage limits only when the pipeline gets near it; far below both, the
                 # pipeline's own per-frame work (resize, overlay, hand-offs) is the bound.
                 limit = _limit(fps, decode, model)
-                lines.append(f"{name} batch {batch}: end to end {fps:.1f} fps beside model only "
-                             f"{model:.1f} and decode only {decode:.1f}: limited by {limit}")
+                lines.append(
+                    f"{name} batch {batch}: end to end {fps:.1f} fps beside model only "
+                    f"{model:.1f} and decode only {decode:.1f}: limited by {limit}"
+                )
         elif point.mode == "naive" and fps > 0 and fastest("end_to_end", point.backend, size) > 0:
             speedup = fastest("end_to_end", point.backend, size) / fps
             lines.append(f"{name}: end to end / naive = {speedup:.1f}x")

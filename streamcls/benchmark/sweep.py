@@ -41,8 +41,12 @@ class Labelled:
     labels: list[str]
 
 
-def run_sweep(config: Config, plan: SweepPlan, labelled: Labelled | None = None,
-              report: Callable[[BenchPoint], None] = lambda point: None) -> list[BenchPoint]:
+def run_sweep(
+    config: Config,
+    plan: SweepPlan,
+    labelled: Labelled | None = None,
+    report: Callable[[BenchPoint], None] = lambda point: None,
+) -> list[BenchPoint]:
     """Every point of ``plan``, in order; ``report`` sees each as soon as it is measured."""
     from streamcls.model.backends import build_classifier_for
     from streamcls.model.info import count_macs
@@ -68,11 +72,18 @@ def run_sweep(config: Config, plan: SweepPlan, labelled: Labelled | None = None,
                 agreement = measured_agreement or agreement
                 if labelled is not None and accuracy is None:
                     accuracy = top1_accuracy(classifier, labelled.frames, labelled.labels)
-                common = dict(backend=backend, height=size.height, width=size.width, batch_size=batch_size,
-                              macs=macs, accuracy=accuracy, device=str(classifier.device),
-                              agreement_top1=agreement.top1 if agreement else None,
-                              max_probability_difference=agreement.max_probability_difference if agreement else None,
-                              notes=_agreement_notes(backend, agreement, plan.min_agreement))
+                common = dict(
+                    backend=backend,
+                    height=size.height,
+                    width=size.width,
+                    batch_size=batch_size,
+                    macs=macs,
+                    accuracy=accuracy,
+                    device=str(classifier.device),
+                    agreement_top1=agreement.top1 if agreement else None,
+                    max_probability_difference=agreement.max_probability_difference if agreement else None,
+                    notes=_agreement_notes(backend, agreement, plan.min_agreement),
+                )
                 timing = measure.model_only(classifier, plan.repeats, plan.seconds)
                 add(_point(common, "model", timing))
                 if plan.source is not None:
@@ -80,16 +91,35 @@ def run_sweep(config: Config, plan: SweepPlan, labelled: Labelled | None = None,
                     add(_point(common, "end_to_end", timing))
         if "keras" in plan.backends or not plan.backends:
             timing = measure.naive_loop(loaded.model, _preprocess_spec(loaded), _naive_video(plan), plan.naive_frames)
-            add(_point(dict(backend="keras", height=size.height, width=size.width, batch_size=1, macs=macs,
-                            notes=("read, resize, model.predict one frame, draw",)), "naive", timing))
+            add(
+                _point(
+                    dict(
+                        backend="keras",
+                        height=size.height,
+                        width=size.width,
+                        batch_size=1,
+                        macs=macs,
+                        notes=("read, resize, model.predict one frame, draw",),
+                    ),
+                    "naive",
+                    timing,
+                )
+            )
     return points
 
 
 def _point(common: dict, mode: str, timing: measure.Timing) -> BenchPoint:
     p50, p95, p99 = measure.percentiles(timing.latencies_ms)
-    return BenchPoint(**common, mode=mode, throughput_fps=timing.throughput_fps, spread=timing.spread,  # type: ignore[arg-type]
-                      latency_p50_ms=p50, latency_p95_ms=p95, latency_p99_ms=p99,
-                      peak_memory_mb=timing.peak_memory_mb)
+    return BenchPoint(
+        **common,
+        mode=mode,
+        throughput_fps=timing.throughput_fps,
+        spread=timing.spread,  # type: ignore[arg-type]
+        latency_p50_ms=p50,
+        latency_p95_ms=p95,
+        latency_p99_ms=p99,
+        peak_memory_mb=timing.peak_memory_mb,
+    )
 
 
 def _agreement_notes(backend: str, agreement: object, bound: float) -> tuple[str, ...]:
@@ -101,10 +131,12 @@ def _agreement_notes(backend: str, agreement: object, bound: float) -> tuple[str
 
 def _run_config(config: Config, plan: SweepPlan, inference: InferenceConfig) -> Config:
     assert plan.source is not None
-    return replace(config, inference=inference,
-                   source=replace(config.source, uri=plan.source, policy=plan.policy,
-                                  realtime=plan.policy == "latest"),
-                   output=OutputConfig(display=False, progress=False, max_frames=plan.max_frames))
+    return replace(
+        config,
+        inference=inference,
+        source=replace(config.source, uri=plan.source, policy=plan.policy, realtime=plan.policy == "latest"),
+        output=OutputConfig(display=False, progress=False, max_frames=plan.max_frames),
+    )
 
 
 def _calibration_source(plan: SweepPlan) -> Callable[[int], list[Any]] | None:

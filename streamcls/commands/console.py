@@ -10,6 +10,7 @@ from streamcls.redact import redact_data
 
 def print_summary(summary: Any, interrupted: bool) -> None:
     """Print a :class:`streamcls.pipeline.summary.RunSummary` as aligned lines."""
+
     def ms(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.1f} ms"
 
@@ -17,8 +18,10 @@ def print_summary(summary: Any, interrupted: bool) -> None:
     lines = [
         f"source      {summary.source_id} ({summary.policy} policy, device {summary.device})"
         + (" - interrupted" if interrupted else ""),
-        (f"frames      {summary.frames_read} read, {summary.frames_processed} processed, "
-         f"{summary.frames_dropped} dropped"),
+        (
+            f"frames      {summary.frames_read} read, {summary.frames_processed} processed, "
+            f"{summary.frames_dropped} dropped"
+        ),
         f"throughput  {summary.throughput_fps:.1f} frames/s over {summary.elapsed_s:.1f} s "
         f"({summary.batches} batches"
         + (f", {summary.mean_batch_size:.1f} frames each)" if summary.mean_batch_size else ")"),
@@ -28,12 +31,19 @@ def print_summary(summary: Any, interrupted: bool) -> None:
     if summary.video_codec:
         lines.append(f"video codec {summary.video_codec}")
     if summary.reconnects or summary.gaps:
-        lines.append(f"reconnects  {summary.reconnects}; gaps: " + "; ".join(
-            f"after frame {gap.last_index_before}: "
-            + (f"{gap.seconds:.1f} s" + (f", about {gap.frames_missed} frames missed"
-                                         if gap.frames_missed is not None else "")
-               if gap.ended_at else "never came back")
-            for gap in summary.gaps))
+        lines.append(
+            f"reconnects  {summary.reconnects}; gaps: "
+            + "; ".join(
+                f"after frame {gap.last_index_before}: "
+                + (
+                    f"{gap.seconds:.1f} s"
+                    + (f", about {gap.frames_missed} frames missed" if gap.frames_missed is not None else "")
+                    if gap.ended_at
+                    else "never came back"
+                )
+                for gap in summary.gaps
+            )
+        )
     if len(summary.sources) > 1:
         for source in summary.sources:
             lines.append(
@@ -41,7 +51,8 @@ def print_summary(summary: Any, interrupted: bool) -> None:
                 f"{source.frames_processed} processed, {source.frames_dropped} dropped, "
                 f"{source.throughput_fps:.1f} frames/s, latency p95 {ms(source.latency_p95_ms)}"
                 + (f", {source.reconnects} reconnects" if source.reconnects else "")
-                + (f" - {source.error}" if source.error else ""))
+                + (f" - {source.error}" if source.error else "")
+            )
     if summary.segments is not None:
         lines.append(f"segments    {summary.segments} runs of one label")
     if summary.skipped_files:

@@ -12,8 +12,7 @@ from streamcls.errors import ConfigError
 
 def add_parser(subcommands: Any) -> None:
     """Add ``evaluate`` to the CLI's sub-commands."""
-    parser = subcommands.add_parser(
-        "evaluate", help="accuracy, confusion matrix, precision/recall on labelled data")
+    parser = subcommands.add_parser("evaluate", help="accuracy, confusion matrix, precision/recall on labelled data")
     parser.add_argument("model_path", metavar="BUNDLE", help="a trained bundle folder")
     add_model_flags(parser)
     parser.add_argument("--data", help="a folder with one sub-folder of pictures per class")
@@ -40,11 +39,14 @@ def handle(arguments: argparse.Namespace) -> int:
         raise ConfigError("evaluate: no data; pass --data FOLDER and/or --segments FILE.csv")
     loaded = load_model(config.model)
     classifier = Classifier.from_loaded(loaded, batch_size=32, device=config.inference.device)
-    examples = (gather.from_folder(arguments.data) if arguments.data else []) + \
-        (gather.from_segments(arguments.segments, config.train.sample_fps) if arguments.segments else [])
+    examples = (gather.from_folder(arguments.data) if arguments.data else []) + (
+        gather.from_segments(arguments.segments, config.train.sample_fps) if arguments.segments else []
+    )
     unknown = sorted({example.label for example in examples} - set(loaded.spec.classes))
     if unknown:
-        raise ConfigError(f"labels {', '.join(unknown)} are not classes of this model ({', '.join(loaded.spec.classes)})")
+        raise ConfigError(
+            f"labels {', '.join(unknown)} are not classes of this model ({', '.join(loaded.spec.classes)})"
+        )
     inputs, labels, unreadable = load_arrays(examples, loaded.spec.classes, classifier.preprocess_spec, "evaluation")
     predicted = classifier.classify(inputs).argmax(axis=1)
     metrics = measure(loaded.spec.classes, labels, np.asarray(predicted))

@@ -46,6 +46,8 @@ def handle(arguments: argparse.Namespace) -> int:
         calibration, _ = split_calibration(sample_frames(arguments.calibration, arguments.calibration_frames))
     loaded = load_model(config.model)
     path = export_model(loaded, arguments.output, arguments.export_format, arguments.quantize, calibration)
-    print(f"wrote {path} ({arguments.export_format}, {arguments.quantize}, input {loaded.spec.input_size}, "
-          f"{loaded.spec.num_classes} classes) with labels.txt and streamcls-export.json")
+    print(
+        f"wrote {path} ({arguments.export_format}, {arguments.quantize}, input {loaded.spec.input_size}, "
+        f"{loaded.spec.num_classes} classes) with labels.txt and streamcls-export.json"
+    )
     return 0

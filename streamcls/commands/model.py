@@ -14,25 +14,17 @@ def add_parser(subcommands: Any) -> None:
     model = subcommands.add_parser("model", help="inspect or benchmark a classifier")
     actions = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
 
-    info = actions.add_parser(
-        "info", help="print backbone, alpha, input size, parameters, classes, MACs, weights"
-    )
+    info = actions.add_parser("info", help="print backbone, alpha, input size, parameters, classes, MACs, weights")
     add_model_flags(info)
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
     info.set_defaults(handler=handle_info)
 
-    bench = actions.add_parser(
-        "bench", help="images/s of the compiled classifier against plain model.predict"
-    )
+    bench = actions.add_parser("bench", help="images/s of the compiled classifier against plain model.predict")
     add_model_flags(bench)
-    bench.add_argument(
-        "--sizes", default="160,224", help="input sizes, e.g. 160,224 or 240x320 (default 160,224)"
-    )
+    bench.add_argument("--sizes", default="160,224", help="input sizes, e.g. 160,224 or 240x320 (default 160,224)")
     bench.add_argument("--batch-sizes", default="1,8", help="batch sizes (default 1,8)")
     bench.add_argument("--repeats", type=int, default=5, help="timed repeats per point (median)")
-    bench.add_argument(
-        "--seconds", type=float, default=0.5, help="seconds per repeat (default 0.5)"
-    )
+    bench.add_argument("--seconds", type=float, default=0.5, help="seconds per repeat (default 0.5)")
     add_device_flag(bench)
     bench.set_defaults(handler=handle_bench)
 
@@ -83,10 +75,7 @@ def handle_bench(arguments: argparse.Namespace) -> int:
         model_config = replace(model_config, weights="none")
     from streamcls.benchmark.model_speed import bench_model
 
-    print(
-        f"{'input':>9} {'batch':>5} {'compiled img/s':>15} {'spread':>7} "
-        f"{'predict img/s':>14} {'speed-up':>8}"
-    )
+    print(f"{'input':>9} {'batch':>5} {'compiled img/s':>15} {'spread':>7} {'predict img/s':>14} {'speed-up':>8}")
     points = bench_model(
         model_config,
         sizes,

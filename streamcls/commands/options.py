@@ -34,28 +34,27 @@ _FLAG_KEYS = {
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
     """``--config``, ``--model``, ``--input-size``, ``--alpha``, ``--weights``, ``--verbose``."""
     parser.add_argument("--config", help="YAML config file (flags override it)")
-    parser.add_argument(
-        "--model", help="'imagenet' (MobileNet's ImageNet classifier) or a bundle folder"
-    )
+    parser.add_argument("--model", help="'imagenet' (MobileNet's ImageNet classifier) or a bundle folder")
     parser.add_argument("--input-size", help="network input HEIGHTxWIDTH, e.g. 160x160, 240x320")
     parser.add_argument("--alpha", type=float, help="MobileNet width: 0.25, 0.5, 0.75 or 1.0")
-    parser.add_argument(
-        "--weights", help="backbone weights: imagenet, none, or a .h5/.weights.h5 file"
-    )
-    parser.add_argument(
-        "--verbose", "-v", action="store_true", help="debug logging and tracebacks"
-    )
+    parser.add_argument("--weights", help="backbone weights: imagenet, none, or a .h5/.weights.h5 file")
+    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging and tracebacks")
 
 
 def add_backend_flags(parser: argparse.ArgumentParser) -> None:
     """``--backend`` (a registry name, or ``module:factory``), ``--threads``, ``--calibration``."""
     # No argparse choices: a backend of one's own ('module:factory') is accepted too, and
     # config_from checks the name against the registry. The metavar lists the registry's names.
-    parser.add_argument("--backend", metavar="{" + ",".join(names.BACKENDS) + "}",
-                        help="inference runtime (default keras); tflite* convert once and cache")
+    parser.add_argument(
+        "--backend",
+        metavar="{" + ",".join(names.BACKENDS) + "}",
+        help="inference runtime (default keras); tflite* convert once and cache",
+    )
     parser.add_argument("--threads", type=int, help="LiteRT interpreter threads (default: all cores)")
-    parser.add_argument("--calibration", help="int8: a video or image folder to calibrate on "
-                                              "(default: the source, when it is a file or folder)")
+    parser.add_argument(
+        "--calibration",
+        help="int8: a video or image folder to calibrate on (default: the source, when it is a file or folder)",
+    )
 
 
 def add_device_flag(parser: argparse.ArgumentParser) -> None:
@@ -108,9 +107,7 @@ def config_from(arguments: argparse.Namespace) -> Any:
         overrides["source.realtime"] = True
     config = load_config(arguments.config, overrides)
     if config.model.bundle is not None and arguments.weights is not None:
-        raise ConfigError(
-            "--weights: a bundle carries its own weights; drop --weights, or use --model imagenet"
-        )
+        raise ConfigError("--weights: a bundle carries its own weights; drop --weights, or use --model imagenet")
     return config
 
 
@@ -142,8 +139,10 @@ def parse_sinks(values: list[str], flag: str) -> list[dict[str, str]]:
         kind, separator, path = value.partition("=")
         kind, path = kind.strip(), path.strip()
         if not separator or not kind or not path:
-            raise ConfigError(f"{flag}: received {value!r}; expected KIND=PATH, e.g. "
-                              f"{flag} predictions=out.jsonl (kinds: {', '.join(names.SINKS)})")
+            raise ConfigError(
+                f"{flag}: received {value!r}; expected KIND=PATH, e.g. "
+                f"{flag} predictions=out.jsonl (kinds: {', '.join(names.SINKS)})"
+            )
         names.sink_kind(kind, flag)
         sinks.append({"kind": kind, "path": path})
     return sinks

@@ -19,22 +19,39 @@ def add_parser(subcommands: Any) -> None:
     """Add ``run`` to the CLI's sub-commands."""
     run = subcommands.add_parser("run", help="classify a camera, video file, stream or image folder")
     add_model_flags(run)
-    run.add_argument("--source", dest="run_sources", action="append", metavar="SOURCE",
-                     help="camera index (0), video file, rtsp:// or http(s):// URL, image folder or glob; "
-                          "repeat for several sources in one run (one model, batches across them)")
+    run.add_argument(
+        "--source",
+        dest="run_sources",
+        action="append",
+        metavar="SOURCE",
+        help="camera index (0), video file, rtsp:// or http(s):// URL, image folder or glob; "
+        "repeat for several sources in one run (one model, batches across them)",
+    )
     run.add_argument("--batch-size", type=int, help="frames per inference call (default 8)")
     run.add_argument("--output-video", help="write the annotated video here (.mp4, .avi)")
     run.add_argument("--predictions", help="write one record per frame here (.jsonl or .csv)")
-    run.add_argument("--segments", dest="segments_output", metavar="PATH",
-                     help="write runs of one label here (.csv, .json or .jsonl): source, "
-                          "start/end frame and time, label, mean score")
-    run.add_argument("--sink", dest="sinks", action="append", metavar="KIND=PATH",
-                     help=f"also write to an output of this kind: {', '.join(names.SINKS)} or "
-                          f"module:Class (output.sinks); repeatable")
+    run.add_argument(
+        "--segments",
+        dest="segments_output",
+        metavar="PATH",
+        help="write runs of one label here (.csv, .json or .jsonl): source, "
+        "start/end frame and time, label, mean score",
+    )
+    run.add_argument(
+        "--sink",
+        dest="sinks",
+        action="append",
+        metavar="KIND=PATH",
+        help=f"also write to an output of this kind: {', '.join(names.SINKS)} or "
+        f"module:Class (output.sinks); repeatable",
+    )
     run.add_argument("--no-display", action="store_true", help="do not open a window")
     run.add_argument("--max-frames", type=int, help="stop after this many frames")
-    run.add_argument("--realtime", action="store_true",
-                     help="play a file at its native rate under the live (drop stale frames) policy")
+    run.add_argument(
+        "--realtime",
+        action="store_true",
+        help="play a file at its native rate under the live (drop stale frames) policy",
+    )
     add_device_flag(run)
     add_backend_flags(run)
     run.add_argument("--json-summary", help="also write the run summary as JSON here")
@@ -62,8 +79,7 @@ def handle(arguments: argparse.Namespace) -> int:
     interrupted = False
     with pipeline:
         is_file = pipeline.offline
-        progress = Progress(pipeline.frame_count_hint if is_file else None,
-                            "frames", enabled=config.output.progress)
+        progress = Progress(pipeline.frame_count_hint if is_file else None, "frames", enabled=config.output.progress)
         try:
             for _prediction in pipeline:
                 progress.update(pipeline.fps)

@@ -13,7 +13,8 @@ from streamcls.errors import ConfigError
 def add_parser(subcommands: Any) -> None:
     """Add ``train`` to the CLI's sub-commands."""
     parser = subcommands.add_parser(
-        "train", help="train a classifier on your own classes (folders and/or labelled videos)")
+        "train", help="train a classifier on your own classes (folders and/or labelled videos)"
+    )
     add_model_flags(parser)
     parser.add_argument("--data", help="a folder with one sub-folder of pictures per class")
     parser.add_argument("--segments", help="a segments CSV (video,start,end,label) of labelled videos")
@@ -33,10 +34,17 @@ def handle(arguments: argparse.Namespace) -> int:
 
     from streamcls.train.fit import train
 
-    changes = {key: value for key, value in (("epochs", arguments.epochs), ("batch_size", arguments.batch_size),
-                                             ("fine_tune_blocks", arguments.fine_tune_blocks),
-                                             ("fine_tune_epochs", arguments.fine_tune_epochs),
-                                             ("validation_data", arguments.validation)) if value is not None}
+    changes = {
+        key: value
+        for key, value in (
+            ("epochs", arguments.epochs),
+            ("batch_size", arguments.batch_size),
+            ("fine_tune_blocks", arguments.fine_tune_blocks),
+            ("fine_tune_epochs", arguments.fine_tune_epochs),
+            ("validation_data", arguments.validation),
+        )
+        if value is not None
+    }
     if changes:
         from streamcls.config import load_config
 
@@ -50,7 +58,9 @@ def handle(arguments: argparse.Namespace) -> int:
     from streamcls.train.metrics import format_metrics
 
     print(format_metrics(result.metrics))
-    print(f"\nwrote bundle {result.bundle} ({result.train_examples} training, {result.validation_examples} validation "
-          f"examples{f', {result.unreadable} unreadable skipped' if result.unreadable else ''}; "
-          f"{result.seconds:.0f} s); report in {result.bundle / 'training'}")
+    print(
+        f"\nwrote bundle {result.bundle} ({result.train_examples} training, {result.validation_examples} validation "
+        f"examples{f', {result.unreadable} unreadable skipped' if result.unreadable else ''}; "
+        f"{result.seconds:.0f} s); report in {result.bundle / 'training'}"
+    )
     return 0

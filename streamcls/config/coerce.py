@@ -26,9 +26,7 @@ def from_mapping(cls: type, data: object, path: str) -> Any:
         ConfigError: an unknown key, a wrong type or a value out of range.
     """
     if not isinstance(data, dict):
-        raise ConfigError(
-            f"{path or 'config'}: received {_describe(data)}; expected a mapping of keys"
-        )
+        raise ConfigError(f"{path or 'config'}: received {_describe(data)}; expected a mapping of keys")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     names = list(fields)
@@ -38,9 +36,7 @@ def from_mapping(cls: type, data: object, path: str) -> Any:
         if key not in fields:
             close = difflib.get_close_matches(str(key), names, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ConfigError(
-                f"{field_path}: unknown key; {hint}valid keys here are {', '.join(names)}"
-            )
+            raise ConfigError(f"{field_path}: unknown key; {hint}valid keys here are {', '.join(names)}")
         values[key] = _coerce_field(value, hints[key], fields[key].metadata, field_path)
     for name, spec in fields.items():
         if name not in values and _required(spec):
@@ -108,9 +104,7 @@ def _coerce(value: object, hint: Any, path: str) -> Any:
 
 def _one_of(value: object, allowed: tuple[Any, ...], path: str) -> Any:
     if value not in allowed:
-        raise ConfigError(
-            f"{path}: received {value!r}; expected one of {', '.join(map(str, allowed))}"
-        )
+        raise ConfigError(f"{path}: received {value!r}; expected one of {', '.join(map(str, allowed))}")
     return value
 
 
@@ -122,8 +116,7 @@ def _mapping(value: object, path: str) -> dict[str, object]:
         raise ConfigError(f"{path}: received {_describe(value)}; expected a mapping of names to values")
     for key in value:
         if not isinstance(key, str):
-            raise ConfigError(f"{path}: key {_describe(key)} is not text; expected a mapping of names "
-                              f"to values")
+            raise ConfigError(f"{path}: key {_describe(key)} is not text; expected a mapping of names to values")
     return dict(value)
 
 

@@ -48,13 +48,17 @@ class Extension:
         try:
             module = importlib.import_module(module_name)
         except ImportError as error:
-            raise ConfigError(f"{where}{self.name!r} needs module {module_name!r}, which cannot be imported "
-                              f"({error}); install it, or check the spelling") from None
+            raise ConfigError(
+                f"{where}{self.name!r} needs module {module_name!r}, which cannot be imported "
+                f"({error}); install it, or check the spelling"
+            ) from None
         try:
             return getattr(module, attribute)
         except AttributeError:
-            raise ConfigError(f"{where}module {module_name!r} has no {attribute!r}; expected "
-                              f"'module:attribute' naming a class or function") from None
+            raise ConfigError(
+                f"{where}module {module_name!r} has no {attribute!r}; expected "
+                f"'module:attribute' naming a class or function"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -91,23 +95,55 @@ def _registry(*entries: Extension) -> Mapping[str, Any]:
 _LITERT = "streamcls.model.backends.litert:build"
 BACKENDS: Mapping[str, Backend] = _registry(
     Backend("keras", "streamcls.model.backends.keras:build", "the compiled Keras model, CPU or GPU"),
-    Backend("tflite", _LITERT, "LiteRT (XNNPACK, CPU), float32", cpu_only=True, compare_with_keras=True,
-            options={"quantization": "float32"}),
-    Backend("tflite-float16", _LITERT, "LiteRT, float16 weights", cpu_only=True, compare_with_keras=True,
-            options={"quantization": "float16"}),
-    Backend("tflite-dynamic", _LITERT, "LiteRT, dynamic-range int8 weights", cpu_only=True,
-            compare_with_keras=True, options={"quantization": "dynamic"}),
-    Backend("tflite-int8", _LITERT, "LiteRT, full int8 (calibrated on real frames)", cpu_only=True,
-            needs_calibration=True, compare_with_keras=True, options={"quantization": "int8"}),
+    Backend(
+        "tflite",
+        _LITERT,
+        "LiteRT (XNNPACK, CPU), float32",
+        cpu_only=True,
+        compare_with_keras=True,
+        options={"quantization": "float32"},
+    ),
+    Backend(
+        "tflite-float16",
+        _LITERT,
+        "LiteRT, float16 weights",
+        cpu_only=True,
+        compare_with_keras=True,
+        options={"quantization": "float16"},
+    ),
+    Backend(
+        "tflite-dynamic",
+        _LITERT,
+        "LiteRT, dynamic-range int8 weights",
+        cpu_only=True,
+        compare_with_keras=True,
+        options={"quantization": "dynamic"},
+    ),
+    Backend(
+        "tflite-int8",
+        _LITERT,
+        "LiteRT, full int8 (calibrated on real frames)",
+        cpu_only=True,
+        needs_calibration=True,
+        compare_with_keras=True,
+        options={"quantization": "int8"},
+    ),
 )
 
 SINKS: Mapping[str, SinkKind] = _registry(
-    SinkKind("predictions", "streamcls.outputs.predictions:PredictionsSink",
-             "one record per frame (.jsonl or .csv)", config_key="predictions"),
-    SinkKind("segments", "streamcls.outputs.segments:SegmentsSink",
-             "runs of one shown label (.csv, .jsonl or .json)", config_key="segments"),
-    SinkKind("video", "streamcls.outputs.video:VideoSink", "the annotated video (.mp4, .avi)",
-             config_key="video"),
+    SinkKind(
+        "predictions",
+        "streamcls.outputs.predictions:PredictionsSink",
+        "one record per frame (.jsonl or .csv)",
+        config_key="predictions",
+    ),
+    SinkKind(
+        "segments",
+        "streamcls.outputs.segments:SegmentsSink",
+        "runs of one shown label (.csv, .jsonl or .json)",
+        config_key="segments",
+    ),
+    SinkKind("video", "streamcls.outputs.video:VideoSink", "the annotated video (.mp4, .avi)", config_key="video"),
     SinkKind("window", "streamcls.outputs.window:WindowSink", "a window on the screen"),
 )
 
@@ -122,8 +158,10 @@ def backend(name: str, key: str = "inference.backend") -> Backend:
         return BACKENDS[name]
     if _TARGET.match(name):
         return Backend(name, name, "a backend of your own")
-    raise ConfigError(f"{key}: received {name!r}; expected one of {', '.join(BACKENDS)} "
-                      f"(or 'module:factory' for a backend of your own)")
+    raise ConfigError(
+        f"{key}: received {name!r}; expected one of {', '.join(BACKENDS)} "
+        f"(or 'module:factory' for a backend of your own)"
+    )
 
 
 def sink_kind(name: str, key: str = "output.sinks[].kind") -> SinkKind:
@@ -136,5 +174,6 @@ def sink_kind(name: str, key: str = "output.sinks[].kind") -> SinkKind:
         return SINKS[name]
     if _TARGET.match(name):
         return SinkKind(name, name, "a sink of your own")
-    raise ConfigError(f"{key}: received {name!r}; expected one of {', '.join(SINKS)} "
-                      f"(or 'module:Class' for a sink of your own)")
+    raise ConfigError(
+        f"{key}: received {name!r}; expected one of {', '.join(SINKS)} (or 'module:Class' for a sink of your own)"
+    )

@@ -44,8 +44,10 @@ def _inherit_source_defaults(data: dict[str, Any]) -> None:
         return
     for number, entry in enumerate(entries):
         if not isinstance(entry, dict) or "uri" not in entry:
-            raise ConfigError(f"sources[{number}]: received {_describe(entry)}; expected a mapping with at "
-                              f"least uri: (a camera index, file, URL or image folder)")
+            raise ConfigError(
+                f"sources[{number}]: received {_describe(entry)}; expected a mapping with at "
+                f"least uri: (a camera index, file, URL or image folder)"
+            )
     if isinstance(defaults, dict):
         inherited = {key: value for key, value in defaults.items() if key not in ("uri", "id")}
         data["sources"] = [_merged(inherited, entry) for entry in entries]
@@ -54,8 +56,9 @@ def _inherit_source_defaults(data: dict[str, Any]) -> None:
 def _merged(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in top.items():
-        merged[key] = _merged(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
-            else value
+        merged[key] = (
+            _merged(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
     return merged
 
 
@@ -64,8 +67,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
     if path.is_dir():
         raise ConfigError(
-            f"config file {str(path)!r} is a folder; expected a YAML file: pass one such as "
-            f"{str(path / 'run.yaml')!r}"
+            f"config file {str(path)!r} is a folder; expected a YAML file: pass one such as {str(path / 'run.yaml')!r}"
         )
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist; pass an existing YAML file")
@@ -105,8 +107,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-_KINDS = MappingProxyType({"str": "single string", "int": "single number", "float": "single number",
-                           "bool": "single true/false"})
+_KINDS = MappingProxyType(
+    {"str": "single string", "int": "single number", "float": "single number", "bool": "single true/false"}
+)
 
 
 def _config_loader() -> type:
@@ -134,8 +137,10 @@ def _config_loader() -> type:
     ConfigLoader.add_implicit_resolver(int_tag, re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
     ConfigLoader.add_implicit_resolver(
         float_tag,
-        re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-                   r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+        re.compile(
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
         list("-+0123456789."),
     )
     ConfigLoader.add_constructor(int_tag, lambda loader, node: int(loader.construct_scalar(node)))

@@ -95,8 +95,7 @@ def parse_input_size(value: object, key: str = "input_size") -> InputSize:
         sides = []
     if len(sides) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) for s in sides):
         raise ConfigError(
-            f"{key}: received {value!r}; expected HEIGHTxWIDTH such as 160x160 or 240x320 "
-            f"(or one number for a square)"
+            f"{key}: received {value!r}; expected HEIGHTxWIDTH such as 160x160 or 240x320 (or one number for a square)"
         )
     height, width = typing.cast(list[int], sides)
     for name, side in (("height", height), ("width", width)):
@@ -141,9 +140,7 @@ class HeadConfig:
         if self.units < 1:
             raise ConfigError(f"{key_path(path, 'units')}: received {self.units}; expected 1 or more")
         if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(
-                f"{key_path(path, 'dropout')}: received {self.dropout}; expected a rate in [0, 1)"
-            )
+            raise ConfigError(f"{key_path(path, 'dropout')}: received {self.dropout}; expected a rate in [0, 1)")
         if len(set(self.classes)) != len(self.classes):
             duplicates = sorted({c for c in self.classes if self.classes.count(c) > 1})
             raise ConfigError(
@@ -317,8 +314,10 @@ class PostprocessConfig:
 
     def check(self, path: str) -> None:
         if not 0.0 < self.ema_alpha <= 1.0:
-            raise ConfigError(f"{key_path(path, 'ema_alpha')}: received {self.ema_alpha}; expected a weight "
-                              f"in (0, 1] (1: no smoothing; 0.3 averages about 6 frames)")
+            raise ConfigError(
+                f"{key_path(path, 'ema_alpha')}: received {self.ema_alpha}; expected a weight "
+                f"in (0, 1] (1: no smoothing; 0.3 averages about 6 frames)"
+            )
 
     @property
     def temporal(self) -> bool:
@@ -408,5 +407,7 @@ class Config:
         ids = [source.id for source in self.sources if source.id]
         repeated = sorted({source_id for source_id in ids if ids.count(source_id) > 1})
         if repeated:
-            raise ConfigError(f"{key_path(path, 'sources')}: id {', '.join(repeated)} given to more than "
-                              f"one source; ids name each source in records and file names, so make them unique")
+            raise ConfigError(
+                f"{key_path(path, 'sources')}: id {', '.join(repeated)} given to more than "
+                f"one source; ids name each source in records and file names, so make them unique"
+            )

@@ -50,18 +50,34 @@ if TYPE_CHECKING:
     from streamcls.config import Config
 
 __all__ = [
-    "CAMERA_INDICES", "LINUX_DEVICES", "PROBE_TIMEOUT_S", "STREAM_PORTS",
-    "CameraProbe", "Check", "Environment", "Report", "Runtime", "Status", "Video",
-    "add_doctor_arguments", "collect", "collect_environment", "doctor_command", "format_report",
-    "imagenet_candidates", "probe_cameras", "report_as_dict", "run_bounded", "verdict",
+    "CAMERA_INDICES",
+    "LINUX_DEVICES",
+    "PROBE_TIMEOUT_S",
+    "STREAM_PORTS",
+    "CameraProbe",
+    "Check",
+    "Environment",
+    "Report",
+    "Runtime",
+    "Status",
+    "Video",
+    "add_doctor_arguments",
+    "collect",
+    "collect_environment",
+    "doctor_command",
+    "format_report",
+    "imagenet_candidates",
+    "probe_cameras",
+    "report_as_dict",
+    "run_bounded",
+    "verdict",
 ]
 
 
 def add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``streamcls doctor``."""
     parser.add_argument("--config", help="YAML config file whose needs are checked")
-    parser.add_argument("--source",
-                        help="camera index, video file, stream URL or image folder to check")
+    parser.add_argument("--source", help="camera index, video file, stream URL or image folder to check")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging and tracebacks")
 
@@ -76,14 +92,18 @@ def doctor_command(arguments: argparse.Namespace) -> tuple[str, int]:
 
     overrides = {"source.uri": arguments.source} if arguments.source is not None else {}
     config = load_config(arguments.config, overrides)  # validates --source even without a file
-    report = collect(config if arguments.config else None, arguments.source,
-                     config_path=arguments.config)
+    report = collect(config if arguments.config else None, arguments.source, config_path=arguments.config)
     text = json.dumps(report_as_dict(report), indent=2) if arguments.json else format_report(report)
     return text, report.exit_code
 
 
-def collect(config: Config | None = None, source: str | None = None, *,
-            config_path: str | None = None, probe_timeout_s: float = PROBE_TIMEOUT_S) -> Report:
+def collect(
+    config: Config | None = None,
+    source: str | None = None,
+    *,
+    config_path: str | None = None,
+    probe_timeout_s: float = PROBE_TIMEOUT_S,
+) -> Report:
     """Gather the facts and check what ``config`` (and ``source``, overriding its URI) needs.
 
     ``config`` None checks only what every run needs (TensorFlow, OpenCV); the defaults'
@@ -107,8 +127,7 @@ def collect(config: Config | None = None, source: str | None = None, *,
         display_check(effective.output.display, environment.video),
     ]
     if config is None:  # the defaults' needs are facts here, not failures
-        needs = [check if check.status is Status.OK else replace(check, status=Status.INFO)
-                 for check in needs]
+        needs = [check if check.status is Status.OK else replace(check, status=Status.INFO) for check in needs]
     if uri is not None:
         needs.append(source_check(uri, environment.video, probe_timeout_s))
     else:

@@ -44,19 +44,30 @@ def environment_checks(environment: Environment) -> list[Check]:
     runtime, video = environment.runtime, environment.video
     checks = [Check("python", f"{environment.python} ({environment.python_executable})")]
     if runtime.tensorflow is None:
-        checks.append(Check("tensorflow", f"does not import: {runtime.error}", Status.PROBLEM,
-                            "pip install 'tensorflow>=2.16,<3' 'keras>=3.3,<4' into this Python"))
+        checks.append(
+            Check(
+                "tensorflow",
+                f"does not import: {runtime.error}",
+                Status.PROBLEM,
+                "pip install 'tensorflow>=2.16,<3' 'keras>=3.3,<4' into this Python",
+            )
+        )
     else:
-        checks += [Check("tensorflow", runtime.tensorflow, Status.OK),
-                   Check("keras", runtime.keras or "", Status.OK)]
+        checks += [Check("tensorflow", runtime.tensorflow, Status.OK), Check("keras", runtime.keras or "", Status.OK)]
     checks.append(Check("devices", ", ".join(runtime.devices) or "unknown"))
     checks += [Check("gpu", gpu) for gpu in runtime.gpus] or [Check("gpu", "none seen by TensorFlow")]
     lite = "tf.lite.Interpreter serves instead" if runtime.tf_lite else "and TensorFlow has no tf.lite"
     litert = f"ai_edge_litert {runtime.litert}" if runtime.litert else f"not installed; {lite}"
     checks.append(Check("litert", litert))
     if video.opencv is None:
-        checks.append(Check("opencv", f"does not import: {video.error}", Status.PROBLEM,
-                            "pip install opencv-python (or opencv-python-headless without windows)"))
+        checks.append(
+            Check(
+                "opencv",
+                f"does not import: {video.error}",
+                Status.PROBLEM,
+                "pip install opencv-python (or opencv-python-headless without windows)",
+            )
+        )
         return checks
     present = set(video.camera_backends + video.stream_backends + video.writer_backends)
     home = " (from KERAS_HOME)" if os.environ.get("KERAS_HOME") else " (set KERAS_HOME for another)"
@@ -65,8 +76,10 @@ def environment_checks(environment: Environment) -> list[Check]:
         Check("camera backends", ", ".join(video.camera_backends) or "none"),
         Check("stream backends", ", ".join(video.stream_backends) or "none"),
         Check("writer backends", ", ".join(video.writer_backends) or "none"),
-        *(Check(label, "yes" if name in present else "no")
-          for label, name in (("ffmpeg", "FFMPEG"), ("gstreamer", "GSTREAMER"), ("v4l2", "V4L2"))),
+        *(
+            Check(label, "yes" if name in present else "no")
+            for label, name in (("ffmpeg", "FFMPEG"), ("gstreamer", "GSTREAMER"), ("v4l2", "V4L2"))
+        ),
         Check("gui", video.gui),
         Check("keras cache", environment.keras_cache + home),
         Check("cached weights", ", ".join(environment.cached_weights) or "none"),
@@ -104,16 +117,22 @@ def model_check(config: Config) -> Check:
     if model.weights.lower() == "imagenet":
         from streamcls.model.load import DEFAULT_ALPHA, DEFAULT_INPUT_SIZE
 
-        return _imagenet_check(model.alpha or DEFAULT_ALPHA, model.input_size or DEFAULT_INPUT_SIZE,
-                               include_top=model.head.kind == "imagenet")
+        return _imagenet_check(
+            model.alpha or DEFAULT_ALPHA,
+            model.input_size or DEFAULT_INPUT_SIZE,
+            include_top=model.head.kind == "imagenet",
+        )
     path = Path(model.weights).expanduser()
     if not path.is_file():
-        return Check("weights", f"weight file {path} does not exist", Status.PROBLEM,
-                     "set model.weights to an existing .h5 or .weights.h5 file, imagenet, or none")
+        return Check(
+            "weights",
+            f"weight file {path} does not exist",
+            Status.PROBLEM,
+            "set model.weights to an existing .h5 or .weights.h5 file, imagenet, or none",
+        )
     damage = _hdf5_damage(path)
     if damage:
-        return Check("weights", f"{path} {damage}", Status.PROBLEM,
-                     "save or copy the weight file again")
+        return Check("weights", f"{path} {damage}", Status.PROBLEM, "save or copy the weight file again")
     return Check("weights", str(path), Status.OK)
 
 
@@ -133,14 +152,19 @@ def _imagenet_check(alpha: float, input_size: InputSize, include_top: bool) -> C
     if cached:
         damage = _hdf5_damage(folder / cached[0])
         if damage:
-            return Check("weights", f"{cached[0]} in {folder} {damage}", Status.PROBLEM,
-                         f"delete {folder / cached[0]} and download it again from "
-                         f"{BASE_URL}{cached[0]}")
+            return Check(
+                "weights",
+                f"{cached[0]} in {folder} {damage}",
+                Status.PROBLEM,
+                f"delete {folder / cached[0]} and download it again from {BASE_URL}{cached[0]}",
+            )
         return Check("weights", f"imagenet: {cached[0]} cached in {folder}", Status.OK)
     wanted = candidates[0]
     also = f" (nor {', '.join(candidates[1:])})" if len(candidates) > 1 else ""
     return Check(
-        "weights", f"imagenet: {wanted} is not in the Keras cache {folder}{also}", Status.PROBLEM,
+        "weights",
+        f"imagenet: {wanted} is not in the Keras cache {folder}{also}",
+        Status.PROBLEM,
         f"put it there (curl -L -o {folder / wanted} {BASE_URL}{wanted}, or run once with network "
         f"and Keras downloads it), or set KERAS_HOME to a folder whose models/ holds it, "
         f"or pass --weights FILE / model.weights: FILE",
@@ -164,9 +188,13 @@ def device_check(device: str, runtime: Runtime) -> Check:
         return Check("device", f"{device}: unknown, TensorFlow did not import")
     has_gpu = bool(runtime.gpus)
     if device == "gpu" and not has_gpu:
-        return Check("device", "gpu requested, but TensorFlow sees no GPU", Status.PROBLEM,
-                     "set inference.device: cpu (or auto; --device cpu), or install a CUDA-enabled "
-                     "TensorFlow: pip install 'tensorflow[and-cuda]'")
+        return Check(
+            "device",
+            "gpu requested, but TensorFlow sees no GPU",
+            Status.PROBLEM,
+            "set inference.device: cpu (or auto; --device cpu), or install a CUDA-enabled "
+            "TensorFlow: pip install 'tensorflow[and-cuda]'",
+        )
     chosen = "GPU:0" if has_gpu and device != "cpu" else "CPU:0"
     return Check("device", f"{device}: runs on {chosen}", Status.OK)
 
@@ -179,18 +207,24 @@ def backend_check(config: Config, uri: str | None, runtime: Runtime) -> Check:
     entry = names.backend(name)
     if entry.cpu_only and config.inference.device == "gpu":
         on_gpu = " or ".join(other.name for other in names.BACKENDS.values() if not other.cpu_only)
-        return Check("backend", f"{name} runs on the CPU only, but inference.device is gpu",
-                     Status.PROBLEM,
-                     f"set inference.device: cpu or auto, or inference.backend: {on_gpu} for the GPU")
+        return Check(
+            "backend",
+            f"{name} runs on the CPU only, but inference.device is gpu",
+            Status.PROBLEM,
+            f"set inference.device: cpu or auto, or inference.backend: {on_gpu} for the GPU",
+        )
     missing = missing_runtime(entry)
     if missing:
         what, _, fix = missing.rpartition("; ")  # "what is missing; the fix", the fix last
         return Check("backend", f"{name} {what or fix}", Status.PROBLEM, fix if what else "")
     calibration = config.inference.calibration or uri  # the run calibrates on its own file
     if entry.needs_calibration and (calibration is None or describe_source(calibration).live):
-        return Check("backend", f"{name} needs calibration frames, and the source is live",
-                     Status.PROBLEM, "set inference.calibration to a video file or image folder "
-                                     "with frames like the camera's")
+        return Check(
+            "backend",
+            f"{name} needs calibration frames, and the source is live",
+            Status.PROBLEM,
+            "set inference.calibration to a video file or image folder with frames like the camera's",
+        )
     if entry.target.partition(":")[0] != LITERT_MODULE:
         return Check("backend", name, Status.OK)
     runtime_name = f"LiteRT {runtime.litert}" if runtime.litert else "tf.lite"
@@ -207,8 +241,10 @@ def missing_runtime(entry: names.Backend) -> str | None:
     try:
         module = importlib.import_module(module_name)
     except Exception as error:  # noqa: BLE001  a broken install fails in many ways: report it
-        return (f"needs module {module_name}, which does not import ({first_line(error)}); "
-                f"install it, or check the spelling")
+        return (
+            f"needs module {module_name}, which does not import ({first_line(error)}); "
+            f"install it, or check the spelling"
+        )
     ask = getattr(module, "missing_runtime", None)
     return ask() if callable(ask) else None
 
@@ -219,9 +255,12 @@ def display_check(wanted: bool, video: Video) -> Check:
         return Check("display", "yes", Status.OK if wanted else Status.INFO)
     if not wanted:
         return Check("display", f"no ({video.display_reason}); output.display is false")
-    return Check("display", f"none ({video.display_reason}); the run goes on without a window",
-                 Status.WARNING,
-                 "set output.display: false (or --no-display), or run where a display answers")
+    return Check(
+        "display",
+        f"none ({video.display_reason}); the run goes on without a window",
+        Status.WARNING,
+        "set output.display: false (or --no-display), or run where a display answers",
+    )
 
 
 def source_check(uri: str, video: Video, probe_timeout_s: float) -> Check:
@@ -235,9 +274,12 @@ def source_check(uri: str, video: Video, probe_timeout_s: float) -> Check:
         return _camera_check(int(spec.uri), video, probe_timeout_s)
     if spec.kind == "stream":
         if "FFMPEG" not in video.stream_backends:
-            return Check("source", f"stream {shown}: OpenCV has no FFmpeg backend to open it",
-                         Status.PROBLEM, "pip install opencv-python (its wheels include FFmpeg; "
-                                         "a distribution's or conda's OpenCV may not)")
+            return Check(
+                "source",
+                f"stream {shown}: OpenCV has no FFmpeg backend to open it",
+                Status.PROBLEM,
+                "pip install opencv-python (its wheels include FFmpeg; a distribution's or conda's OpenCV may not)",
+            )
         return _stream_check(spec.uri, shown, probe_timeout_s)
     if video.opencv is None:  # the sources read through OpenCV; its own line is the problem
         return Check("source", f"{spec.kind} {shown}: not checked, OpenCV did not import")
@@ -247,8 +289,12 @@ def source_check(uri: str, video: Video, probe_timeout_s: float) -> Check:
 
     problem = file_problem(spec.uri)
     if problem is not None:
-        return Check("source", f"video file {shown} {problem.value}", Status.PROBLEM,
-                     "check the path, or pass a camera index, an rtsp:// URL or an image folder")
+        return Check(
+            "source",
+            f"video file {shown} {problem.value}",
+            Status.PROBLEM,
+            "check the path, or pass a camera index, an rtsp:// URL or an image folder",
+        )
     return Check("source", f"video file {shown}", Status.OK)
 
 
@@ -258,9 +304,12 @@ def _images_check(uri: str, shown: str) -> Check:
     pictures, skipped = list_pictures(uri)  # decoded as the source decodes them
     files = len(pictures) + len(skipped)
     if not pictures:
-        return Check("source", f"image source {shown}: {files} files, no image OpenCV reads",
-                     Status.PROBLEM,
-                     "pass a folder of .jpg/.png/.bmp images or a glob such as 'frames/*.jpg'")
+        return Check(
+            "source",
+            f"image source {shown}: {files} files, no image OpenCV reads",
+            Status.PROBLEM,
+            "pass a folder of .jpg/.png/.bmp images or a glob such as 'frames/*.jpg'",
+        )
     return Check("source", f"image source {shown}: {len(pictures)} images of {files} files", Status.OK)
 
 
@@ -269,13 +318,19 @@ def _camera_check(index: int, video: Video, probe_timeout_s: float) -> Check:
     probe = known.get(index) or probe_cameras([index], probe_timeout_s)[0]
     if probe.state == "opened":
         return Check("source", f"camera {index} opens", Status.OK)
-    reasons = {"no device": f"no /dev/video{index} on this machine",
-               "failed": "busy or not a capture device",
-               "timed out": f"opening it did not finish within {probe_timeout_s:g} s"}
+    reasons = {
+        "no device": f"no /dev/video{index} on this machine",
+        "failed": "busy or not a capture device",
+        "timed out": f"opening it did not finish within {probe_timeout_s:g} s",
+    }
     opened = [str(other.index) for other in video.cameras if other.state == "opened"]
-    return Check("source", f"camera {index} cannot be opened: {reasons[probe.state]}", Status.PROBLEM,
-                 f"connect the camera or close the program holding it, or pass another source "
-                 f"(cameras that open: {', '.join(opened) or 'none'})")
+    return Check(
+        "source",
+        f"camera {index} cannot be opened: {reasons[probe.state]}",
+        Status.PROBLEM,
+        f"connect the camera or close the program holding it, or pass another source "
+        f"(cameras that open: {', '.join(opened) or 'none'})",
+    )
 
 
 def _stream_check(uri: str, shown: str, timeout_s: float) -> Check:
@@ -309,6 +364,10 @@ def _stream_check(uri: str, shown: str, timeout_s: float) -> Check:
     else:
         failure = first_line(result) if isinstance(result, Exception) else result
     if failure:
-        return Check("source", f"stream {shown}: {failure}", Status.PROBLEM,
-                     "check the URL, that the camera or server is on, and the network between")
+        return Check(
+            "source",
+            f"stream {shown}: {failure}",
+            Status.PROBLEM,
+            "check the URL, that the camera or server is on, and the network between",
+        )
     return Check("source", f"stream {shown}: {address} accepts connections", Status.OK)

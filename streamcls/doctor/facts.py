@@ -75,8 +75,9 @@ def collect_environment(probe_timeout_s: float = PROBE_TIMEOUT_S) -> Environment
 
     cache = models_cache_dir()  # $KERAS_HOME/models or ~/.keras/models, as the loader looks
     cached = tuple(sorted(path.name for path in cache.glob("mobilenet_*.h5"))) if cache.is_dir() else ()
-    return Environment(platform.python_version(), sys.executable, _runtime(), _video(probe_timeout_s),
-                       str(cache), cached)
+    return Environment(
+        platform.python_version(), sys.executable, _runtime(), _video(probe_timeout_s), str(cache), cached
+    )
 
 
 def _runtime() -> Runtime:
@@ -93,8 +94,7 @@ def _runtime() -> Runtime:
     memory = _gpu_memory() if gpu_devices else {}
     gpus = tuple(_describe_gpu(tensorflow, device, memory) for device in gpu_devices)
     tf_lite = hasattr(getattr(tensorflow, "lite", None), "Interpreter")
-    return Runtime(tensorflow.__version__, keras.__version__, "", devices, gpus, _litert_version(),
-                   tf_lite)
+    return Runtime(tensorflow.__version__, keras.__version__, "", devices, gpus, _litert_version(), tf_lite)
 
 
 def _gpu_memory() -> dict[str, int]:
@@ -102,8 +102,11 @@ def _gpu_memory() -> dict[str, int]:
     try:
         from tensorflow.python.client import device_lib
 
-        return {local.name.split("device:")[-1]: int(local.memory_limit)
-                for local in device_lib.list_local_devices() if local.device_type == "GPU"}
+        return {
+            local.name.split("device:")[-1]: int(local.memory_limit)
+            for local in device_lib.list_local_devices()
+            if local.device_type == "GPU"
+        }
     except Exception as error:  # noqa: BLE001  a private module: failing costs only the figure
         logger.debug("GPU memory unknown: %s", error)
         return {}
@@ -139,8 +142,10 @@ def _video(probe_timeout_s: float) -> Video:
     from streamcls.quiet import quiet_native_stderr
 
     registry = cv2.videoio_registry
-    camera, stream, writer = (_available_backends(registry, list_backends()) for list_backends in (
-        registry.getCameraBackends, registry.getStreamBackends, registry.getWriterBackends))
+    camera, stream, writer = (
+        _available_backends(registry, list_backends())
+        for list_backends in (registry.getCameraBackends, registry.getStreamBackends, registry.getWriterBackends)
+    )
     build = cv2.getBuildInformation().splitlines()
     gui_lines = [line for line in build if line.strip().startswith("GUI:")]
     gui = gui_lines[0].split(":", 1)[1].strip() if gui_lines else "unknown"
@@ -156,19 +161,26 @@ def _available_backends(registry: Any, backends: list[Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def probe_cameras(indices: range | list[int], timeout_s: float = PROBE_TIMEOUT_S,
-                  open_camera: Callable[[int], bool] | None = None,
-                  device_folder: Path | None = LINUX_DEVICES) -> tuple[CameraProbe, ...]:
+def probe_cameras(
+    indices: range | list[int],
+    timeout_s: float = PROBE_TIMEOUT_S,
+    open_camera: Callable[[int], bool] | None = None,
+    device_folder: Path | None = LINUX_DEVICES,
+) -> tuple[CameraProbe, ...]:
     """Try to open each camera index, all at once, none for longer than ``timeout_s``.
 
     With ``device_folder`` (``/dev`` on Linux), an index without ``videoN`` there is
     not opened at all: "no device".
     """
     opener = open_camera or _open_camera
-    skipped = set() if device_folder is None else {
-        index for index in indices if not (device_folder / f"video{index}").exists()}
-    results = run_bounded({index: (lambda index=index: opener(index)) for index in indices
-                           if index not in skipped}, timeout_s)
+    skipped = (
+        set()
+        if device_folder is None
+        else {index for index in indices if not (device_folder / f"video{index}").exists()}
+    )
+    results = run_bounded(
+        {index: (lambda index=index: opener(index)) for index in indices if index not in skipped}, timeout_s
+    )
 
     def state(index: int) -> str:
         if index in skipped:
@@ -189,8 +201,7 @@ def _open_camera(index: int) -> bool:
         capture.release()
 
 
-def run_bounded(calls: dict[Any, Callable[[], T]],
-                timeout_s: float) -> dict[Any, T | Exception | None]:
+def run_bounded(calls: dict[Any, Callable[[], T]], timeout_s: float) -> dict[Any, T | Exception | None]:
     """Run each call in its own daemon thread; its result, the exception it raised, or
     ``None`` when it did not finish within ``timeout_s`` (all calls share the one limit).
 
@@ -206,8 +217,7 @@ def run_bounded(calls: dict[Any, Callable[[], T]],
             logger.debug("probe %s failed: %s", key, error)
             results[key] = error
 
-    threads = {key: threading.Thread(target=run, args=(key, call), daemon=True)
-               for key, call in calls.items()}
+    threads = {key: threading.Thread(target=run, args=(key, call), daemon=True) for key, call in calls.items()}
     for thread in threads.values():
         thread.start()
     deadline = time.monotonic() + timeout_s

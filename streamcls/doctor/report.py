@@ -79,6 +79,7 @@ def verdict(report: Report) -> str:
 
 def report_as_dict(report: Report) -> dict[str, Any]:
     """The same facts for ``--json``: the environment, every check, and problems with their fixes."""
+
     def needs(checks: tuple[Check, ...]) -> list[dict[str, str]]:
         return [{"name": check.name, "missing": check.value, "fix": check.fix} for check in checks]
 

@@ -110,9 +110,7 @@ def _imagenet_head(keras: Any, features: Any, num_classes: int) -> Any:
     # The same layers, names and order as keras.applications.MobileNet's top.
     pooled = keras.layers.GlobalAveragePooling2D(keepdims=True, name="global_pool")(features)
     pooled = keras.layers.Dropout(1e-3, name="dropout")(pooled)
-    logits = keras.layers.Conv2D(
-        num_classes, (1, 1), padding="same", name=IMAGENET_TOP_LAYER
-    )(pooled)
+    logits = keras.layers.Conv2D(num_classes, (1, 1), padding="same", name=IMAGENET_TOP_LAYER)(pooled)
     logits = keras.layers.Reshape((num_classes,), name="reshape_2")(logits)
     return keras.layers.Activation("softmax", name="predictions")(logits)
 

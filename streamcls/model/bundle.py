@@ -41,9 +41,7 @@ MODEL_KEYS = frozenset(field.name for field in fields(ModelSpec))
 CHOICES = {"head": ("dense", "imagenet"), "pooling": ("avg", "max"), "backbone": ("mobilenet",)}
 
 
-def save_bundle(
-    model: Any, spec: ModelSpec, path: str | Path, metadata: dict[str, Any] | None = None
-) -> Path:
+def save_bundle(model: Any, spec: ModelSpec, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
     """Write ``model`` (built from ``spec``) as a bundle folder at ``path``.
 
     The folder is written beside its final place and renamed into it, so a
@@ -56,9 +54,7 @@ def save_bundle(
 
     path = Path(path)
     if path.exists() and not (path / MANIFEST).is_file():
-        raise BundleError(
-            f"{str(path)!r} exists and is not a streamcls bundle; choose a new output path"
-        )
+        raise BundleError(f"{str(path)!r} exists and is not a streamcls bundle; choose a new output path")
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
@@ -89,8 +85,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise BundleError(
-            f"model bundle {str(path)!r} does not exist; pass a folder written by "
-            f"streamcls train, or --model imagenet"
+            f"model bundle {str(path)!r} does not exist; pass a folder written by streamcls train, or --model imagenet"
         )
     manifest_path = _inside(path, MANIFEST)
     if not manifest_path.is_file():
@@ -115,8 +110,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     _refuse_unknown_keys(manifest, path)
     if not _inside(path, WEIGHTS).is_file():
         raise BundleError(
-            f"bundle {str(path)!r} is missing its weights file {WEIGHTS}; copy the whole "
-            f"bundle folder again"
+            f"bundle {str(path)!r} is missing its weights file {WEIGHTS}; copy the whole bundle folder again"
         )
     return manifest
 
@@ -201,6 +195,4 @@ def _spec_from_json(data: object, path: Path) -> ModelSpec:
             backbone=str(data.get("backbone", "mobilenet")),
         )
     except (KeyError, TypeError, ValueError, ConfigError) as error:
-        raise BundleError(
-            f"bundle {str(path)!r} has a damaged model description ({error}); save it again"
-        ) from None
+        raise BundleError(f"bundle {str(path)!r} has a damaged model description ({error}); save it again") from None

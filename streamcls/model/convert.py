@@ -57,8 +57,7 @@ def model_digest(loaded: LoadedModel) -> str:
     return digest.hexdigest()
 
 
-def converted_model(loaded: LoadedModel, quantization: str,
-                    calibration: list[np.ndarray] | None = None) -> Path:
+def converted_model(loaded: LoadedModel, quantization: str, calibration: list[np.ndarray] | None = None) -> Path:
     """The path of the converted flatbuffer, converting only on a cache miss.
 
     Args:

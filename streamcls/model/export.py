@@ -26,8 +26,13 @@ QUANTIZE = ("float32", "float16", "dynamic", "int8")
 MANIFEST = "streamcls-export.json"
 
 
-def export_model(loaded: LoadedModel, output: str | Path, export_format: str, quantize: str = "float32",
-                 calibration: list[np.ndarray] | None = None) -> Path:
+def export_model(
+    loaded: LoadedModel,
+    output: str | Path,
+    export_format: str,
+    quantize: str = "float32",
+    calibration: list[np.ndarray] | None = None,
+) -> Path:
     """Write ``loaded`` to the folder ``output``; return the model file's path.
 
     Raises:
@@ -75,11 +80,21 @@ def _manifest(loaded: LoadedModel, export_format: str, quantize: str) -> dict:
     return {
         "format": export_format,
         "quantize": quantize,
-        "input": {"height": spec.input_size.height, "width": spec.input_size.width, "channels": 3,
-                  "dtype": "float32", "color_order": "RGB", "scale": "pixel / 127.5 - 1 (range [-1, 1])",
-                  "resize_mode": spec.preprocess.resize_mode, "interpolation": spec.preprocess.interpolation},
-        "output": {"dtype": "float32", "meaning": "class probabilities (softmax), in labels.txt order",
-                   "classes": len(spec.classes)},
+        "input": {
+            "height": spec.input_size.height,
+            "width": spec.input_size.width,
+            "channels": 3,
+            "dtype": "float32",
+            "color_order": "RGB",
+            "scale": "pixel / 127.5 - 1 (range [-1, 1])",
+            "resize_mode": spec.preprocess.resize_mode,
+            "interpolation": spec.preprocess.interpolation,
+        },
+        "output": {
+            "dtype": "float32",
+            "meaning": "class probabilities (softmax), in labels.txt order",
+            "classes": len(spec.classes),
+        },
         "model": json.loads(json.dumps(asdict(spec), default=str)),
         "weights": loaded.weights_origin,
     }

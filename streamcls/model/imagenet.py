@@ -104,10 +104,8 @@ def _download(name: str, failures: list[str]) -> Path | None:
     keras = import_keras()
     logger.info("downloading %s into %s", name, models_cache_dir())
     try:
-        path = keras.utils.get_file(
-            name, BASE_URL + name, cache_subdir="models", cache_dir=str(keras_cache_root())
-        )
-    except Exception as error:  # Keras raises a bare Exception for network failures
+        path = keras.utils.get_file(name, BASE_URL + name, cache_subdir="models", cache_dir=str(keras_cache_root()))
+    except Exception as error:  # noqa: BLE001 - Keras raises a bare Exception for network failures
         reason = str(error).split(" -- ")[-1].strip() or type(error).__name__
         failures.append(f"{name}: {reason}")
         return None

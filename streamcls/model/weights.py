@@ -42,8 +42,7 @@ def read_weight_file(path: str | Path) -> LayerWeights:
     path = Path(path)
     if not path.is_file():
         raise WeightsError(
-            f"weight file {str(path)!r} does not exist; pass the path of an existing "
-            f".h5 or .weights.h5 file"
+            f"weight file {str(path)!r} does not exist; pass the path of an existing .h5 or .weights.h5 file"
         )
     try:
         with h5py.File(path, "r") as handle:
@@ -70,9 +69,15 @@ def read_weight_file(path: str | Path) -> LayerWeights:
 # h5py's own LZF: any other filter id makes HDF5 search its plugin path and load a library.
 BUILTIN_FILTERS = frozenset({1, 2, 3, 4, 5, 6, 32000})
 NUMERIC_KINDS = "fiub"  # float, signed and unsigned integer, bool
-_KIND_WORDS = {"O": "objects or variable-length values", "V": "compound or opaque values",
-               "S": "byte strings", "U": "text", "M": "dates", "m": "durations",
-               "c": "complex numbers"}
+_KIND_WORDS = {
+    "O": "objects or variable-length values",
+    "V": "compound or opaque values",
+    "S": "byte strings",
+    "U": "text",
+    "M": "dates",
+    "m": "durations",
+    "c": "complex numbers",
+}
 
 
 def _child(group: Any, name: str) -> Any:
@@ -81,8 +86,9 @@ def _child(group: Any, name: str) -> Any:
 
     link = group.get(name, getlink=True)
     if isinstance(link, h5py.ExternalLink):
-        raise _refused(group, name, f"an external link to {link.filename!r}",
-                       "weights are read only from the file given")
+        raise _refused(
+            group, name, f"an external link to {link.filename!r}", "weights are read only from the file given"
+        )
     return group[name]
 
 
@@ -95,17 +101,21 @@ def _array(group: Any, name: str) -> np.ndarray:
         raise _refused(group, name, "a group", "expected an array")
     if dataset.dtype.kind not in NUMERIC_KINDS:
         kind = _KIND_WORDS.get(dataset.dtype.kind, "not numbers")
-        raise _refused(group, name, f"a dataset of {dataset.dtype} ({kind})",
-                       "expected numeric arrays only")
+        raise _refused(group, name, f"a dataset of {dataset.dtype} ({kind})", "expected numeric arrays only")
     if dataset.external or dataset.is_virtual:
-        raise _refused(group, name, "a dataset whose data is stored in other files",
-                       "weights are read only from the file given")
+        raise _refused(
+            group, name, "a dataset whose data is stored in other files", "weights are read only from the file given"
+        )
     plist = dataset.id.get_create_plist()
     filters = {plist.get_filter(index)[0] for index in range(plist.get_nfilters())}
     if filters - BUILTIN_FILTERS:
         plugins = sorted(filters - BUILTIN_FILTERS)
-        raise _refused(group, name, f"compressed with plugin filter(s) {plugins}",
-                       "HDF5 would load native code for them; expected gzip or no compression")
+        raise _refused(
+            group,
+            name,
+            f"compressed with plugin filter(s) {plugins}",
+            "HDF5 would load native code for them; expected gzip or no compression",
+        )
     return np.asarray(dataset)
 
 
@@ -145,9 +155,7 @@ def _read_keras3(handle: Any) -> LayerWeights:
     return weights
 
 
-def assign_weights(
-    layers: list[Any], weights: LayerWeights, source: str, strict: bool = True
-) -> int:
+def assign_weights(layers: list[Any], weights: LayerWeights, source: str, strict: bool = True) -> int:
     """Copy ``weights`` into ``layers`` by layer name; return how many layers were filled.
 
     Every layer with weights must be found in the file and match in count and

@@ -18,8 +18,7 @@ def check_parent(path: Path, what: str) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise SinkError(
-            f"{what} {str(path)!r}: folder {str(parent)!r} does not exist; create it or choose "
-            f"another path"
+            f"{what} {str(path)!r}: folder {str(parent)!r} does not exist; create it or choose another path"
         )
     if not os.access(parent, os.W_OK):
         raise SinkError(f"{what} {str(path)!r}: folder {str(parent)!r} is not writable")

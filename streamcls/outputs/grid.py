@@ -40,7 +40,7 @@ def compose(tiles: list[tuple[str, np.ndarray | None, str]], cell_size: tuple[in
     canvas = np.zeros((rows * cell_height, columns * cell_width, 3), np.uint8)
     for number, (source_id, image, status) in enumerate(tiles):
         row, column = divmod(number, columns)
-        cell = canvas[row * cell_height:(row + 1) * cell_height, column * cell_width:(column + 1) * cell_width]
+        cell = canvas[row * cell_height : (row + 1) * cell_height, column * cell_width : (column + 1) * cell_width]
         if image is not None:
             _fit(image, cell)
         _caption(cell, f"{source_id}  {status}" if status else source_id)
@@ -54,7 +54,7 @@ def _fit(image: np.ndarray, cell: np.ndarray) -> None:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     top, left = (cell_height - size[1]) // 2, (cell_width - size[0]) // 2
-    cell[top:top + size[1], left:left + size[0]] = resized
+    cell[top : top + size[1], left : left + size[0]] = resized
 
 
 def _caption(cell: np.ndarray, text: str) -> None:
@@ -66,7 +66,7 @@ def _caption(cell: np.ndarray, text: str) -> None:
         scale *= max(0.3, (width - 8) / text_width)
         (text_width, text_height), baseline = cv2.getTextSize(text, _FONT, scale, thickness)
     bar = text_height + baseline + 8
-    region = cell[height - bar:, :]
+    region = cell[height - bar :, :]
     region[:] = (region.astype(np.uint16) * 3 // 10).astype(np.uint8)
     cv2.putText(cell, text, (4, height - baseline - 4), _FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
 
@@ -95,8 +95,10 @@ class GridView:
         if now - self._shown_at < self.interval:
             return
         self._shown_at = now
-        picture = compose([(source_id, self.latest.get(source_id), self.status[source_id])
-                           for source_id in self.source_ids], self.cell_size)
+        picture = compose(
+            [(source_id, self.latest.get(source_id), self.status[source_id]) for source_id in self.source_ids],
+            self.cell_size,
+        )
         for sink in (self.video, self.window):
             if sink is not None:
                 sink.write(picture, prediction)

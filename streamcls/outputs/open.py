@@ -82,8 +82,11 @@ class Outputs:
             try:
                 sink.__exit__(None, None, None)
             except Exception as error:  # noqa: BLE001 - the others must still be closed whole
-                failures.append(error if isinstance(error, SinkError) else
-                                SinkError(f"output {type(sink).__name__} failed to close: {error}"))
+                failures.append(
+                    error
+                    if isinstance(error, SinkError)
+                    else SinkError(f"output {type(sink).__name__} failed to close: {error}")
+                )
         self.all_sinks = []
         return failures
 
@@ -99,8 +102,9 @@ class _Opener:
 
     def open(self, entry: SinkConfig, path: str | None, served: list[str], fps: float | None) -> Sink:
         kind = sink_kind(entry.kind)
-        settings = SinkSettings(entry.kind, path, dict(entry.options), tuple(served), fps,
-                                self.config.output, self.config.postprocess)
+        settings = SinkSettings(
+            entry.kind, path, dict(entry.options), tuple(served), fps, self.config.output, self.config.postprocess
+        )
         sink = build_sink(kind.load("output.sinks"), settings)
         entered = sink.__enter__()
         sink = sink if entered is None else entered
@@ -116,13 +120,17 @@ class _Opener:
 
 def _file_entries(output: Any) -> list[SinkConfig]:
     """The file keys of an ``output:`` section (``predictions: x.csv``) as registry entries, then its ``sinks``."""
-    entries = [SinkConfig(kind=kind.name, path=getattr(output, kind.config_key))
-               for kind in SINKS.values() if kind.config_key and getattr(output, kind.config_key)]
+    entries = [
+        SinkConfig(kind=kind.name, path=getattr(output, kind.config_key))
+        for kind in SINKS.values()
+        if kind.config_key and getattr(output, kind.config_key)
+    ]
     return entries + list(output.sinks)
 
 
-def open_outputs(config: Config, sources: list[tuple[str, SourceConfig, float | None]],
-                 extra_sinks: list[Sink] | None = None) -> Outputs:
+def open_outputs(
+    config: Config, sources: list[tuple[str, SourceConfig, float | None]], extra_sinks: list[Sink] | None = None
+) -> Outputs:
     """Open the sinks for ``(source_id, source config, fps)`` of every source (cheap checks first).
 
     ``extra_sinks`` (already built, e.g. passed to ``Pipeline(sinks=...)``) serve every
@@ -146,8 +154,9 @@ def open_outputs(config: Config, sources: list[tuple[str, SourceConfig, float | 
             from_run = []
             for entry in _file_entries(output):
                 if not several or (entry.path and "{source}" in entry.path):
-                    from_run.append((entry, entry.path.replace("{source}", file_safe(source_id))
-                                     if entry.path else None))
+                    from_run.append(
+                        (entry, entry.path.replace("{source}", file_safe(source_id)) if entry.path else None)
+                    )
                 elif entry.kind == "video" and entry.path == output.video:
                     continue  # several sources, one video: the grid (below)
                 else:  # one shared sink over every source
@@ -160,8 +169,11 @@ def open_outputs(config: Config, sources: list[tuple[str, SourceConfig, float | 
                 mine.sinks.append(sink)
                 if isinstance(sink, VideoSink) and mine.video is None:
                     mine.video = sink
-        windows_wanted = [source_id for source_id, source_config, _ in sources
-                          if source_config.output.display or (not several and output.display)]
+        windows_wanted = [
+            source_id
+            for source_id, source_config, _ in sources
+            if source_config.output.display or (not several and output.display)
+        ]
         grid_window_wanted = several and output.display
         window_possible = True
         if windows_wanted or grid_window_wanted:
@@ -177,11 +189,18 @@ def open_outputs(config: Config, sources: list[tuple[str, SourceConfig, float | 
         grid = None
         grid_video_path = output.video if several and output.video and "{source}" not in output.video else None
         if grid_video_path or (grid_window_wanted and window_possible):
-            grid_video = (opener.open(SinkConfig(kind="video"), grid_video_path, ["grid"], output.grid_fps)
-                          if grid_video_path else None)
-            grid_window = (opener.open(SinkConfig(kind="window", options={"title": "streamcls - all sources"}),
-                                       None, source_ids, None)
-                           if grid_window_wanted and window_possible else None)
+            grid_video = (
+                opener.open(SinkConfig(kind="video"), grid_video_path, ["grid"], output.grid_fps)
+                if grid_video_path
+                else None
+            )
+            grid_window = (
+                opener.open(
+                    SinkConfig(kind="window", options={"title": "streamcls - all sources"}), None, source_ids, None
+                )
+                if grid_window_wanted and window_possible
+                else None
+            )
             grid = GridView(source_ids, grid_video, grid_window, output.grid_fps)  # type: ignore[arg-type]
         for sink in extra_sinks or []:
             entered = sink.__enter__()
@@ -194,5 +213,11 @@ def open_outputs(config: Config, sources: list[tuple[str, SourceConfig, float | 
     except BaseException:
         opener.close_all()
         raise
-    return Outputs(per_source, grid, guard, notes, opener.opened,
-                   [sink for sink in opener.opened if isinstance(sink, SegmentsSink)])
+    return Outputs(
+        per_source,
+        grid,
+        guard,
+        notes,
+        opener.opened,
+        [sink for sink in opener.opened if isinstance(sink, SegmentsSink)],
+    )

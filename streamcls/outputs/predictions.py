@@ -29,17 +29,25 @@ class PredictionsSink:
     def from_settings(cls, settings: SinkSettings) -> PredictionsSink:
         return cls(settings.required_path())
 
-
-    CSV_FIELDS = ["source", "frame_index", "position_ms", "label", "score", "top_k",
-                  "smoothed_label", "smoothed_score", "latency_ms", "gap_before_ms"]
+    CSV_FIELDS = [
+        "source",
+        "frame_index",
+        "position_ms",
+        "label",
+        "score",
+        "top_k",
+        "smoothed_label",
+        "smoothed_score",
+        "latency_ms",
+        "gap_before_ms",
+    ]
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         suffix = self.path.suffix.lower()
         if suffix not in (".jsonl", ".json", ".ndjson", ".csv"):
             raise SinkError(
-                f"predictions file {str(self.path)!r}: received suffix {suffix or '(none)'!r}; "
-                f"expected .jsonl or .csv"
+                f"predictions file {str(self.path)!r}: received suffix {suffix or '(none)'!r}; expected .jsonl or .csv"
             )
         check_parent(self.path, "predictions file")
         self.format = "csv" if suffix == ".csv" else "jsonl"

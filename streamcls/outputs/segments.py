@@ -35,7 +35,6 @@ class SegmentsSink:
     def from_settings(cls, settings: SinkSettings) -> SegmentsSink:
         return cls(settings.required_path(), settings.postprocess.segments_max_gap_s)
 
-
     FIELDS = ["source", "label", "start_frame", "end_frame", "start_s", "end_s", "frames", "mean_score"]
     REWRITE_INTERVAL_S = 1.0
 
@@ -99,8 +98,7 @@ class SegmentsSink:
         except OSError as error:
             staging.unlink(missing_ok=True)
             raise SinkError(
-                f"segments file {str(self.path)!r}: write failed ({error.strerror}); the last "
-                f"complete version is kept"
+                f"segments file {str(self.path)!r}: write failed ({error.strerror}); the last complete version is kept"
             ) from None
         self._written_at, self._dirty = time.monotonic(), False
 

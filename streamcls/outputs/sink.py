@@ -88,8 +88,9 @@ class SinkSettings:
             ConfigError: the entry gave none.
         """
         if not self.path:
-            raise ConfigError(f"output.sinks: kind {self.kind} writes a file; give it a path "
-                              f"(path: out/{{source}}.{self.kind})")
+            raise ConfigError(
+                f"output.sinks: kind {self.kind} writes a file; give it a path (path: out/{{source}}.{self.kind})"
+            )
         return self.path
 
 

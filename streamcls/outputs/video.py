@@ -33,7 +33,6 @@ class VideoSink:
     def from_settings(cls, settings: SinkSettings) -> VideoSink:
         return cls(settings.required_path(), settings.fps, settings.output.codec)
 
-
     def __init__(self, path: str | Path, fps: float | None, codec: str = "auto"):
         self.path = Path(path)
         check_parent(self.path, "output video")
@@ -64,8 +63,14 @@ class VideoSink:
         for codec in self._candidates():
             if codec != "MJPG" and (width % 2 or height % 2):
                 even = (width + width % 2, height + height % 2)
-                logger.info("%s: padding %dx%d frames to %dx%d (codec %s needs even sizes)",
-                            self.path, width, height, *even, codec)
+                logger.info(
+                    "%s: padding %dx%d frames to %dx%d (codec %s needs even sizes)",
+                    self.path,
+                    width,
+                    height,
+                    *even,
+                    codec,
+                )
                 width, height = even
             # FFmpeg prints a screenful when an encoder (often H.264) is missing; the
             # fallback is the answer, and self.codec reports which one was used.
@@ -74,8 +79,7 @@ class VideoSink:
                 writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (width, height))
             if writer.isOpened():
                 self._writer, self.codec, self._size = writer, codec, (width, height)
-                logger.info("writing %s with codec %s at %.2f fps, %dx%d",
-                            self.path, codec, self.fps, width, height)
+                logger.info("writing %s with codec %s at %.2f fps, %dx%d", self.path, codec, self.fps, width, height)
                 return
             writer.release()
         raise SinkError(

@@ -69,7 +69,6 @@ class WindowSink:
         title = settings.options.get("title") or "streamcls - " + ", ".join(settings.source_ids)
         return cls(str(title))
 
-
     def __init__(self, title: str = "streamcls"):
         self.title = title
         self.quit = False

@@ -36,8 +36,15 @@ Fairness = Literal["round_robin", "oldest_first"]
 class FairInbox:
     """Bounded per-source lanes with fair batch taking. Thread-safe."""
 
-    def __init__(self, source_ids: Iterable[str], capacity: int, fairness: Fairness = "round_robin",
-                 age_of: Any = None, live: Iterable[str] = (), live_capacity: int | None = None):
+    def __init__(
+        self,
+        source_ids: Iterable[str],
+        capacity: int,
+        fairness: Fairness = "round_robin",
+        age_of: Any = None,
+        live: Iterable[str] = (),
+        live_capacity: int | None = None,
+    ):
         self.capacity = capacity
         self.fairness = fairness
         self.live = set(live)

@@ -75,8 +75,9 @@ class Consumer:
         image = None
         grid = self.outputs.grid
         if self.render_overlay or stages.outputs.draws or grid is not None:
-            image = render(classified.frame.image, prediction, stages.rate.rate(),
-                           title=stages.source_id if self.titled else None)
+            image = render(
+                classified.frame.image, prediction, stages.rate.rate(), title=stages.source_id if self.titled else None
+            )
             self.last_image = image
         after_overlay = time.monotonic()
         self.outputs.guard.check(self.processed)
@@ -113,5 +114,7 @@ def _write(sink: object, image: np.ndarray | None, prediction: Prediction) -> No
     except StreamclsError:
         raise
     except Exception as error:  # a sink of the user's: reported like any other output failure
-        raise SinkError(f"output {type(sink).__name__} failed at frame {prediction.frame_index} of "
-                        f"{prediction.source_id}: {type(error).__name__}: {error}") from error
+        raise SinkError(
+            f"output {type(sink).__name__} failed at frame {prediction.frame_index} of "
+            f"{prediction.source_id}: {type(error).__name__}: {error}"
+        ) from error

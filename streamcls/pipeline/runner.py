@@ -73,9 +73,15 @@ class Pipeline:
             ones; each receives every source's predictions, in each source's order.
     """
 
-    def __init__(self, config: Config, classifier: BatchClassifier | None = None,
-                 source: FrameSource | None = None, render_overlay: bool = False,
-                 sources: list[FrameSource] | None = None, sinks: list[Sink] | None = None):
+    def __init__(
+        self,
+        config: Config,
+        classifier: BatchClassifier | None = None,
+        source: FrameSource | None = None,
+        render_overlay: bool = False,
+        sources: list[FrameSource] | None = None,
+        sinks: list[Sink] | None = None,
+    ):
         self.config = config
         self.render_overlay = render_overlay
         self._classifier = classifier
@@ -112,18 +118,21 @@ class Pipeline:
         entries = self._entries()
         self.several = len(entries) > 1
         # Cheap checks first: a bad output path must not wait for a source or the model.
-        self._outputs = open_outputs(config, [(spec.source_id, source_config, None)
-                                              for spec, source_config, _ in entries], self._given_sinks)
+        self._outputs = open_outputs(
+            config, [(spec.source_id, source_config, None) for spec, source_config, _ in entries], self._given_sinks
+        )
         self.notes.extend(self._outputs.notes)
         self._consumer = Consumer(self._outputs, self.render_overlay, titled=self.several)
         batch_size = self._classifier.batch_size if self._classifier is not None else config.inference.batch_size
         for spec, source_config, opener in entries:
             policy = choose_policy(source_config, spec.live)
             channel = FrameChannel(policy, capacity=2 * batch_size)
-            capture = CaptureThread(opener, spec, source_config, channel, self._stop, config.output.max_frames,
-                                    retry_open=self.several)
-            self._stages[spec.source_id] = SourceStages(spec.source_id, source_config, policy, channel, capture,
-                                                        self._outputs.per_source[spec.source_id])
+            capture = CaptureThread(
+                opener, spec, source_config, channel, self._stop, config.output.max_frames, retry_open=self.several
+            )
+            self._stages[spec.source_id] = SourceStages(
+                spec.source_id, source_config, policy, channel, capture, self._outputs.per_source[spec.source_id]
+            )
         self.policy = next(iter(self._stages.values())).policy
         # Captures open their sources at once, each in its own thread, and start reading
         # before the model loads: a live stream is read (its stale frames dropped) all
@@ -139,20 +148,35 @@ class Pipeline:
         classifier = self._classifier
         self.labels: tuple[str, ...] = classifier.spec.classes  # type: ignore[attr-defined]
         live = [stages.source_id for stages in self._stages.values() if stages.policy is CapturePolicy.LATEST]
-        inbox = FairInbox(self._stages, capacity=2 * classifier.batch_size, fairness=config.inference.fairness,
-                          live=live, live_capacity=classifier.batch_size)
+        inbox = FairInbox(
+            self._stages,
+            capacity=2 * classifier.batch_size,
+            fairness=config.inference.fairness,
+            live=live,
+            live_capacity=classifier.batch_size,
+        )
         self._inbox = inbox
         self._results: queue.Queue = queue.Queue(maxsize=2 * classifier.batch_size * len(self._stages))
         for stages in self._stages.values():
             stages.postprocessor = Postprocessor(self.labels, config.postprocess)
-            stages.preprocess = PreprocessThread(stages.channel, classifier.preprocess_spec, inbox,
-                                                 stages.source_id, self._stop)
+            stages.preprocess = PreprocessThread(
+                stages.channel, classifier.preprocess_spec, inbox, stages.source_id, self._stop
+            )
             self._threads.append(stages.preprocess)
         workers = config.inference.workers or (2 if self.several else 1)
         turns = Turns(workers)
-        self._batchers = [BatchThread(classifier, inbox, self._results, self._stop, config.inference.max_batch_wait_ms,
-                                      turns, number if workers > 1 else 0)
-                          for number in range(1, workers + 1)]
+        self._batchers = [
+            BatchThread(
+                classifier,
+                inbox,
+                self._results,
+                self._stop,
+                config.inference.max_batch_wait_ms,
+                turns,
+                number if workers > 1 else 0,
+            )
+            for number in range(1, workers + 1)
+        ]
         self._threads.extend(self._batchers)
         self._started_at = time.monotonic()
         for thread in self._threads:
@@ -161,8 +185,11 @@ class Pipeline:
         for stages in self._stages.values():
             stages.capture.ready.set()
             if stages.capture.stats.discarded_before_start:
-                logger.info("%s: %d frames read and dropped while the model loaded", stages.source_id,
-                            stages.capture.stats.discarded_before_start)
+                logger.info(
+                    "%s: %d frames read and dropped while the model loaded",
+                    stages.source_id,
+                    stages.capture.stats.discarded_before_start,
+                )
 
     def _entries(self) -> list[tuple[SourceSpec, SourceConfig, Callable[[], FrameSource]]]:
         """(spec, config, opener) per source, with ids made unique (the same file twice: ``clip#2``)."""
@@ -170,12 +197,19 @@ class Pipeline:
         if self._given:
             if len(configs) != len(self._given):
                 configs = [replace(configs[0], id=given.spec.source_id) for given in self._given]
-            entries = [(given.spec, source_config, (lambda given=given: given))
-                       for given, source_config in zip(self._given, configs)]
+            entries = [
+                (given.spec, source_config, (lambda given=given: given))
+                for given, source_config in zip(self._given, configs)
+            ]
         else:
-            entries = [(describe_source(source_config.uri, source_config.id), source_config,
-                        (lambda source_config=source_config: open_source(source_config)))
-                       for source_config in configs]
+            entries = [
+                (
+                    describe_source(source_config.uri, source_config.id),
+                    source_config,
+                    (lambda source_config=source_config: open_source(source_config)),
+                )
+                for source_config in configs
+            ]
         seen: dict[str, int] = {}
         unique = []
         for spec, source_config, opener in entries:
@@ -272,7 +306,8 @@ class Pipeline:
             raise failed[0].error  # type: ignore[misc]
         self._error = SourceError(
             f"{len(failed)} of {len(self._stages)} sources failed, the others ran to their end: "
-            + "; ".join(str(capture.error) for capture in failed))
+            + "; ".join(str(capture.error) for capture in failed)
+        )
         raise self._error
 
     # -- reporting ------------------------------------------------------------
@@ -284,8 +319,10 @@ class Pipeline:
     @property
     def frame_count_hint(self) -> int | None:
         """Frames the run will process, when every source is a file that says (for a progress bar)."""
-        hints = [stages.capture.source.frame_count_hint if stages.capture.source is not None else None
-                 for stages in self._stages.values()]
+        hints = [
+            stages.capture.source.frame_count_hint if stages.capture.source is not None else None
+            for stages in self._stages.values()
+        ]
         return sum(hints) if hints and all(hint is not None for hint in hints) else None  # type: ignore[misc]
 
     @property
@@ -302,26 +339,38 @@ class Pipeline:
 
     def queue_capacities(self) -> dict[str, int]:
         """The bounds of ``queue_depths``, over every source."""
-        return {"capture": sum(stages.channel.capacity for stages in self._stages.values()),
-                "prepared": sum(self._inbox.live_capacity if source_id in self._inbox.live else self._inbox.capacity
-                                for source_id in self._stages),
-                "results": self._results.maxsize}
+        return {
+            "capture": sum(stages.channel.capacity for stages in self._stages.values()),
+            "prepared": sum(
+                self._inbox.live_capacity if source_id in self._inbox.live else self._inbox.capacity
+                for source_id in self._stages
+            ),
+            "results": self._results.maxsize,
+        }
 
     def queue_depths(self) -> dict[str, int]:
         """Items waiting between the stages now, over every source (each queue is bounded)."""
-        return {"capture": sum(stages.channel.depth() for stages in self._stages.values()),
-                "prepared": sum(self._inbox.depth(source_id) for source_id in self._stages),
-                "results": self._results.qsize()}
+        return {
+            "capture": sum(stages.channel.depth() for stages in self._stages.values()),
+            "prepared": sum(self._inbox.depth(source_id) for source_id in self._stages),
+            "results": self._results.qsize(),
+        }
 
     def summary(self) -> RunSummary:
         """What the run did so far (or in all, once it ended), per source and in total."""
         assert self._consumer is not None
         end = self._finished_at or time.monotonic()
         inbox = getattr(self, "_inbox", None)
-        return summarize(list(self._stages.values()), self._consumer, self._batchers,
-                         device=getattr(self._classifier, "device", "n/a"), elapsed_s=end - self._started_at,
-                         error=str(self._error) if self._error else None, notes=tuple(self.notes),
-                         inbox_dropped=dict(inbox.dropped) if inbox is not None else {})
+        return summarize(
+            list(self._stages.values()),
+            self._consumer,
+            self._batchers,
+            device=getattr(self._classifier, "device", "n/a"),
+            elapsed_s=end - self._started_at,
+            error=str(self._error) if self._error else None,
+            notes=tuple(self.notes),
+            inbox_dropped=dict(inbox.dropped) if inbox is not None else {},
+        )
 
 
 def _renamed(opener: Callable[[], FrameSource], spec: SourceSpec) -> Callable[[], FrameSource]:

@@ -59,9 +59,17 @@ class RunSummary:
     mean_batch_size: float | None = None
 
 
-def summarize(stages: list[SourceStages], consumer: Consumer, batchers: list[BatchThread], *, device: str,
-              elapsed_s: float, error: str | None, notes: tuple[str, ...], inbox_dropped: dict[str, int]
-              ) -> RunSummary:
+def summarize(
+    stages: list[SourceStages],
+    consumer: Consumer,
+    batchers: list[BatchThread],
+    *,
+    device: str,
+    elapsed_s: float,
+    error: str | None,
+    notes: tuple[str, ...],
+    inbox_dropped: dict[str, int],
+) -> RunSummary:
     """The summary of a run, from what each stage counted."""
     elapsed = max(1e-9, elapsed_s)
     sources = tuple(_source_summary(source, elapsed, inbox_dropped.get(source.source_id, 0)) for source in stages)

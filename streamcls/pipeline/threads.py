@@ -47,8 +47,9 @@ class Prepared:
 
 
 class PreprocessThread(threading.Thread):
-    def __init__(self, channel: FrameChannel, spec: PreprocessSpec, inbox: FairInbox, source_id: str,
-                 stop: threading.Event):
+    def __init__(
+        self, channel: FrameChannel, spec: PreprocessSpec, inbox: FairInbox, source_id: str, stop: threading.Event
+    ):
         super().__init__(name=f"preprocess-{source_id}", daemon=True)
         self.channel, self.spec, self.inbox, self.stop_event = channel, spec, inbox, stop
         self.source_id = source_id
@@ -91,8 +92,9 @@ class Turns:
         self._turn = 0
         self._running = workers
 
-    def take(self, inbox: FairInbox, batch_size: int, max_wait: float, stop: threading.Event
-             ) -> tuple[int, list[Prepared] | None]:
+    def take(
+        self, inbox: FairInbox, batch_size: int, max_wait: float, stop: threading.Event
+    ) -> tuple[int, list[Prepared] | None]:
         with self._take_lock:  # a ticket and its batch together, in one order
             batch = inbox.take(batch_size, max_wait, stop)
             ticket = self._next_ticket
@@ -127,8 +129,16 @@ class BatchThread(threading.Thread):
     Several of them may share one ``Turns`` (``inference.workers``).
     """
 
-    def __init__(self, classifier: BatchClassifier, inbox: FairInbox, output: queue.Queue,
-                 stop: threading.Event, max_batch_wait_ms: float, turns: Turns | None = None, number: int = 0):
+    def __init__(
+        self,
+        classifier: BatchClassifier,
+        inbox: FairInbox,
+        output: queue.Queue,
+        stop: threading.Event,
+        max_batch_wait_ms: float,
+        turns: Turns | None = None,
+        number: int = 0,
+    ):
         super().__init__(name=f"inference-{number}" if number else "inference", daemon=True)
         self.classifier, self.inbox, self.output, self.stop_event = classifier, inbox, output, stop
         self.max_wait = max_batch_wait_ms / 1000
@@ -140,8 +150,7 @@ class BatchThread(threading.Thread):
     def run(self) -> None:
         try:
             while not self.stop_event.is_set():
-                ticket, batch = self.turns.take(self.inbox, self.classifier.batch_size, self.max_wait,
-                                                self.stop_event)
+                ticket, batch = self.turns.take(self.inbox, self.classifier.batch_size, self.max_wait, self.stop_event)
                 if batch is None:  # every source has ended
                     if self.turns.wait_for(ticket, self.stop_event):
                         self.turns.done(ticket)

@@ -113,8 +113,9 @@ class SegmentTracker:
 
     def _close(self, source: str, run: _OpenSegment, end_frame: int, end_s: float) -> LabelSegment:
         del self._open[source]
-        return LabelSegment(source, run.label, run.start_frame, end_frame, run.start_s, end_s, run.frames,
-                        run.score_sum / run.frames)
+        return LabelSegment(
+            source, run.label, run.start_frame, end_frame, run.start_s, end_s, run.frames, run.score_sum / run.frames
+        )
 
     def _close_at_last(self, source: str, run: _OpenSegment) -> LabelSegment:
         # The last frame lasts one frame duration, measured between the source's last two

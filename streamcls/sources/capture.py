@@ -50,9 +50,16 @@ class CaptureThread(threading.Thread):
     ended or failed.
     """
 
-    def __init__(self, opener: Callable[[], FrameSource], spec: SourceSpec, config: SourceConfig,
-                 channel: FrameChannel, stop: threading.Event, max_frames: int | None = None,
-                 retry_open: bool = False):
+    def __init__(
+        self,
+        opener: Callable[[], FrameSource],
+        spec: SourceSpec,
+        config: SourceConfig,
+        channel: FrameChannel,
+        stop: threading.Event,
+        max_frames: int | None = None,
+        retry_open: bool = False,
+    ):
         super().__init__(name=f"capture-{spec.source_id}", daemon=True)
         self.spec = spec
         self.source: FrameSource | None = None
@@ -179,8 +186,14 @@ class CaptureThread(threading.Thread):
             self._gap_attempts += 1
             attempt, delay = self._gap_attempts, self._gap_delay
             self._gap_delay = min(delay * 2, settings.max_delay_s)
-            logger.warning("%s: stream lost after frame %d; reconnect attempt %d/%d in %.1f s",
-                           spec.source_id, last_index, attempt, settings.attempts, delay)
+            logger.warning(
+                "%s: stream lost after frame %d; reconnect attempt %d/%d in %.1f s",
+                spec.source_id,
+                last_index,
+                attempt,
+                settings.attempts,
+                delay,
+            )
             if self.stop_event.wait(delay):
                 return False
             try:
@@ -196,7 +209,8 @@ class CaptureThread(threading.Thread):
         if self.source is None:
             self.error = SourceOpenError(
                 f"stream {spec.source_id} could not be opened in {settings.attempts} attempts; check "
-                f"the URL and the camera (raise source.reconnect.attempts to wait longer)")
+                f"the URL and the camera (raise source.reconnect.attempts to wait longer)"
+            )
         else:
             self.gaps.append(Gap(spec.source_id, lost_since, None, last_index, None))
             self.error = StreamLost(
@@ -213,6 +227,10 @@ class CaptureThread(threading.Thread):
         # Frames that would have come in the gap, beyond the one normally due after the last.
         missed = max(0, round(seconds * fps) - 1) if fps else None
         self.gaps.append(Gap(self.spec.source_id, lost_since, back_at, last_index, missed))
-        logger.warning("%s: frames again after a %.1f s gap (last frame before it: %d; %s)",
-                       self.spec.source_id, seconds, last_index,
-                       f"about {missed} frames missed at {fps:g} fps" if fps else "frames missed unknown")
+        logger.warning(
+            "%s: frames again after a %.1f s gap (last frame before it: %d; %s)",
+            self.spec.source_id,
+            seconds,
+            last_index,
+            f"about {missed} frames missed at {fps:g} fps" if fps else "frames missed unknown",
+        )

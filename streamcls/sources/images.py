@@ -34,8 +34,7 @@ class ImageFolderSource:
             )
         if not paths:
             raise SourceOpenError(
-                f"image source {spec.uri!r} matches no files; pass a folder of images or a glob "
-                f"such as 'frames/*.jpg'"
+                f"image source {spec.uri!r} matches no files; pass a folder of images or a glob such as 'frames/*.jpg'"
             )
         self._paths = paths
         self._next = 0

@@ -93,8 +93,10 @@ class VideoSource:
             capture = cv2.VideoCapture(int(spec.uri))
         else:
             parameters = [
-                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self._open_timeout_ms,
-                cv2.CAP_PROP_READ_TIMEOUT_MSEC, self._read_timeout_ms,
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                self._open_timeout_ms,
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                self._read_timeout_ms,
             ]
             capture = cv2.VideoCapture(spec.uri, cv2.CAP_FFMPEG, parameters)
         if not capture.isOpened():
@@ -130,8 +132,13 @@ class VideoSource:
             return
         measured = 1000.0 / statistics.median(steps)
         if abs(measured - self.fps) / self.fps > 0.05:
-            logger.info("%s: header says %.3g fps but frames are %.1f ms apart: using %.3g fps",
-                        self.spec.source_id, self.fps, 1000.0 / measured, measured)
+            logger.info(
+                "%s: header says %.3g fps but frames are %.1f ms apart: using %.3g fps",
+                self.spec.source_id,
+                self.fps,
+                1000.0 / measured,
+                measured,
+            )
             if self.frame_count_hint:
                 self.frame_count_hint = round(self.frame_count_hint * measured / self.fps)
             self.fps = measured
@@ -246,12 +253,13 @@ def _sniff(path: Path) -> str | None:
             if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
                 announced = 8 + struct.unpack("<I", head[4:8])[0]  # the RIFF header's own size
                 if size < announced:
-                    return ("it is an AVI cut off before its first frame (smaller than its header "
-                            "says); expected a whole file: copy it again")
+                    return (
+                        "it is an AVI cut off before its first frame (smaller than its header "
+                        "says); expected a whole file: copy it again"
+                    )
             if head[4:8] != b"ftyp":
                 if head and not any(byte < 9 or 13 < byte < 32 for byte in head):
-                    return ("it holds text, not video; expected a video file (.mp4, .avi, .mkv): "
-                            "check the path")
+                    return "it holds text, not video; expected a video file (.mp4, .avi, .mkv): check the path"
                 return None
             # An MP4/MOV is a chain of boxes; a recording cut off before it was
             # finalised has no 'moov' (the index FFmpeg needs to find any frame).
@@ -270,8 +278,10 @@ def _sniff(path: Path) -> str | None:
                 offset += box_size
             if b"moov" in kinds:
                 return None
-            return ("it is an MP4/MOV without its index (no 'moov' box): the recording was cut off "
-                    "before it was finalised, or the copy is incomplete; expected a whole file: copy "
-                    "it again (or repair it with a tool such as untrunc)")
+            return (
+                "it is an MP4/MOV without its index (no 'moov' box): the recording was cut off "
+                "before it was finalised, or the copy is incomplete; expected a whole file: copy "
+                "it again (or repair it with a tool such as untrunc)"
+            )
     except OSError:
         return None

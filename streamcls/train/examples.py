@@ -41,8 +41,10 @@ def from_folder(folder: str | Path) -> list[Example]:
     for child in classes:
         pictures = sorted(p for p in child.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not pictures:
-            raise ConfigError(f"--data: class folder {child} holds no pictures ({', '.join(sorted(IMAGE_SUFFIXES))}); "
-                              f"add some or remove the folder")
+            raise ConfigError(
+                f"--data: class folder {child} holds no pictures ({', '.join(sorted(IMAGE_SUFFIXES))}); "
+                f"add some or remove the folder"
+            )
         examples += [Example(path, child.name, str(path)) for path in pictures]
     return examples
 
@@ -62,12 +64,15 @@ def from_segments(segments_path: str | Path, sample_fps: float) -> list[Example]
             capture.release()
             lengths[segment.video] = (frame_count, fps)
         frame_count, fps = lengths[segment.video]
-        first, last = ((segment.start, segment.end) if segment.unit == "frame"
-                       else (segment.start * fps, segment.end * fps))
+        first, last = (
+            (segment.start, segment.end) if segment.unit == "frame" else (segment.start * fps, segment.end * fps)
+        )
         if frame_count > 0 and last > frame_count + 1:
             unit = "frame" if segment.unit == "frame" else "s"
-            raise ConfigError(f"{segments_path}: segment {segment.start:g}-{segment.end:g} {unit} of {segment.video.name} "
-                              f"ends past the video ({frame_count} frames at {fps:g} fps); fix the time")
+            raise ConfigError(
+                f"{segments_path}: segment {segment.start:g}-{segment.end:g} {unit} of {segment.video.name} "
+                f"ends past the video ({frame_count} frames at {fps:g} fps); fix the time"
+            )
         step = max(1.0, fps / sample_fps)
         index = float(first)
         while index < last:
@@ -96,11 +101,15 @@ def check_classes(train: list[Example], validation: list[Example]) -> tuple[str,
     """The sorted class names, after checking there are at least two and both sides agree."""
     classes = tuple(sorted({example.label for example in train}))
     if len(classes) < 2:
-        raise ConfigError(f"training data has {len(classes)} class ({', '.join(classes) or 'none'}); a classifier "
-                          f"needs at least two: add a folder per class")
+        raise ConfigError(
+            f"training data has {len(classes)} class ({', '.join(classes) or 'none'}); a classifier "
+            f"needs at least two: add a folder per class"
+        )
     if validation:
         extra = sorted({example.label for example in validation} - set(classes))
         if extra:
-            raise ConfigError(f"validation labels {', '.join(extra)} do not occur in the training data "
-                              f"(training classes: {', '.join(classes)}); use the same class names on both sides")
+            raise ConfigError(
+                f"validation labels {', '.join(extra)} do not occur in the training data "
+                f"(training classes: {', '.join(classes)}); use the same class names on both sides"
+            )
     return classes

@@ -67,8 +67,9 @@ def gather_examples(config: Config, data: str | None, segments: str | None) -> t
     settings = config.train
     if not data and not segments:
         raise ConfigError("train: no data; pass --data FOLDER (one sub-folder per class) and/or --segments FILE.csv")
-    examples = (gather.from_folder(data) if data else []) + \
-        (gather.from_segments(segments, settings.sample_fps) if segments else [])
+    examples = (gather.from_folder(data) if data else []) + (
+        gather.from_segments(segments, settings.sample_fps) if segments else []
+    )
     if settings.validation_data:
         train, validation = examples, gather.from_folder(settings.validation_data)
     else:
@@ -86,9 +87,14 @@ def train(config: Config, data: str | None, segments: str | None, output: str | 
     keras = import_keras()
     settings = config.train
     train_examples, validation_examples, classes = gather_examples(config, data, segments)
-    model_config = replace(config.model, bundle=None, freeze_backbone=True,
-                           head=replace(config.model.head, kind="dense", classes=classes)
-                           if config.model.head.kind == "dense" else HeadConfig(kind="dense", classes=classes))
+    model_config = replace(
+        config.model,
+        bundle=None,
+        freeze_backbone=True,
+        head=replace(config.model.head, kind="dense", classes=classes)
+        if config.model.head.kind == "dense"
+        else HeadConfig(kind="dense", classes=classes),
+    )
     loaded = load_model(model_config)
     spec = PreprocessSpec(loaded.spec.input_size, loaded.spec.preprocess)
     train_inputs, train_labels, unreadable = load_arrays(train_examples, classes, spec, "training")
@@ -111,9 +117,16 @@ def train(config: Config, data: str | None, segments: str | None, output: str | 
     model = loaded.model
     history: dict[str, list[float]] = {}
     output = Path(output)
-    best = BestEpoch(output.parent / f".{output.name}.best.weights.h5", "val_loss" if validation is not None else "loss")
-    logger.info("training %d classes on %d examples (%d for validation) at %s", len(classes), len(train_labels),
-                len(validation_examples), loaded.spec.input_size)
+    best = BestEpoch(
+        output.parent / f".{output.name}.best.weights.h5", "val_loss" if validation is not None else "loss"
+    )
+    logger.info(
+        "training %d classes on %d examples (%d for validation) at %s",
+        len(classes),
+        len(train_labels),
+        len(validation_examples),
+        loaded.spec.input_size,
+    )
     best.path.unlink(missing_ok=True)  # left by a run killed outright (SIGKILL, power): not this run's
     random_backbone = config.model.weights == "none"
     fine_tuned = False
@@ -125,13 +138,35 @@ def train(config: Config, data: str | None, segments: str | None, output: str | 
             reestimate_batch_norm(keras, model.get_layer("backbone"), train_inputs)
 
     try:
-        _fit(keras, model, training, validation, settings.epochs, settings.learning_rate, weights, settings.patience,
-             history, "head", best)
+        _fit(
+            keras,
+            model,
+            training,
+            validation,
+            settings.epochs,
+            settings.learning_rate,
+            weights,
+            settings.patience,
+            history,
+            "head",
+            best,
+        )
         if settings.fine_tune_blocks and settings.fine_tune_epochs:
             _unfreeze_top_blocks(model.get_layer("backbone"), settings.fine_tune_blocks, random_backbone)
             fine_tuned = True
-            _fit(keras, model, training, validation, settings.fine_tune_epochs, settings.fine_tune_learning_rate,
-                 weights, settings.patience, history, "fine-tune", best)
+            _fit(
+                keras,
+                model,
+                training,
+                validation,
+                settings.fine_tune_epochs,
+                settings.fine_tune_learning_rate,
+                weights,
+                settings.patience,
+                history,
+                "fine-tune",
+                best,
+            )
     except KeyboardInterrupt:
         _save_interrupted(model, loaded.spec, output, best, history, (data, segments), settle_batch_norm)
     if best.path.is_file():
@@ -141,30 +176,55 @@ def train(config: Config, data: str | None, segments: str | None, output: str | 
     inputs, labels = (validation_inputs, validation_labels) if validation is not None else (train_inputs, train_labels)
     predicted = np.asarray(model.predict(inputs, batch_size=64, verbose=0)).argmax(axis=1)
     metrics = measure(classes, labels, predicted)
-    metadata = {"trained": {"data": data, "segments": segments, "train_examples": int(len(train_labels)),
-                            "validation_examples": int(len(validation_examples)),
-                            "validation_accuracy": metrics.accuracy, "epochs_run": len(history.get("loss", [])),
-                            "best_epoch": best.where}}
+    metadata = {
+        "trained": {
+            "data": data,
+            "segments": segments,
+            "train_examples": int(len(train_labels)),
+            "validation_examples": int(len(validation_examples)),
+            "validation_accuracy": metrics.accuracy,
+            "epochs_run": len(history.get("loss", [])),
+            "best_epoch": best.where,
+        }
+    }
     bundle = save_bundle(model, loaded.spec, output, metadata)
     from streamcls.train.metrics import write_metrics
 
     (bundle / "training").mkdir(exist_ok=True)
     write_metrics(bundle / "training", metrics, history)
     best.path.unlink(missing_ok=True)
-    return TrainResult(bundle, metrics, history, len(train_labels), len(validation_examples), unreadable,
-                       time.monotonic() - started)
+    return TrainResult(
+        bundle, metrics, history, len(train_labels), len(validation_examples), unreadable, time.monotonic() - started
+    )
 
 
-def _fit(keras: Any, model: Any, training: Any, validation: Any, epochs: int, learning_rate: float,
-         class_weights: dict[int, float] | None, patience: int, history: dict[str, list[float]], phase: str,
-         best: BestEpoch) -> None:
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+def _fit(
+    keras: Any,
+    model: Any,
+    training: Any,
+    validation: Any,
+    epochs: int,
+    learning_rate: float,
+    class_weights: dict[int, float] | None,
+    patience: int,
+    history: dict[str, list[float]],
+    phase: str,
+    best: BestEpoch,
+) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     stopper = keras.callbacks.EarlyStopping(monitor=best.monitor, patience=patience, restore_best_weights=True)
     # The epoch lines record history as they go: an interrupted phase keeps its epochs.
     callbacks = [stopper, EpochLine(keras, phase, epochs, history), BestCheckpoint(keras, phase, best)]
-    model.fit(training, validation_data=validation, epochs=epochs, class_weight=class_weights,
-              callbacks=callbacks, verbose=1 if sys.stderr.isatty() else 0)
+    model.fit(
+        training,
+        validation_data=validation,
+        epochs=epochs,
+        class_weight=class_weights,
+        callbacks=callbacks,
+        verbose=1 if sys.stderr.isatty() else 0,
+    )
 
 
 def BestCheckpoint(keras: Any, phase: str, best: BestEpoch) -> Any:  # noqa: N802 - a callback factory
@@ -187,8 +247,15 @@ def BestCheckpoint(keras: Any, phase: str, best: BestEpoch) -> Any:  # noqa: N80
     return Checkpoint()
 
 
-def _save_interrupted(model: Any, spec: Any, output: Path, best: BestEpoch, history: dict[str, list[float]],
-                      sources: tuple[str | None, str | None], settle: Any) -> None:
+def _save_interrupted(
+    model: Any,
+    spec: Any,
+    output: Path,
+    best: BestEpoch,
+    history: dict[str, list[float]],
+    sources: tuple[str | None, str | None],
+    settle: Any,
+) -> None:
     """Write the best epoch so far as the bundle, then raise ``TrainingInterrupted``."""
     from streamcls.model.bundle import save_bundle
     from streamcls.train.metrics import plot_history
@@ -198,8 +265,15 @@ def _save_interrupted(model: Any, spec: Any, output: Path, best: BestEpoch, hist
     model.load_weights(best.path)
     settle()
     data, segments = sources
-    metadata = {"trained": {"data": data, "segments": segments, "interrupted": True, "best_epoch": best.where,
-                            "epochs_run": len(history.get("loss", []))}}
+    metadata = {
+        "trained": {
+            "data": data,
+            "segments": segments,
+            "interrupted": True,
+            "best_epoch": best.where,
+            "epochs_run": len(history.get("loss", [])),
+        }
+    }
     bundle = save_bundle(model, spec, output, metadata)
     (bundle / "training").mkdir(exist_ok=True)
     (bundle / "training" / "history.json").write_text(json.dumps(history, indent=2) + "\n")
@@ -220,8 +294,11 @@ def EpochLine(keras: Any, phase: str, epochs: int, history: dict[str, list[float
             for key, value in logs.items():
                 if key in ("loss", "accuracy", "val_loss", "val_accuracy"):
                     history.setdefault(key, []).append(float(value))
-            parts = [f"{phase} epoch {epoch + 1}/{epochs}", f"loss {logs.get('loss', float('nan')):.4f}",
-                     f"accuracy {logs.get('accuracy', float('nan')):.1%}"]
+            parts = [
+                f"{phase} epoch {epoch + 1}/{epochs}",
+                f"loss {logs.get('loss', float('nan')):.4f}",
+                f"accuracy {logs.get('accuracy', float('nan')):.1%}",
+            ]
             if "val_loss" in logs:
                 parts += [f"val_loss {logs['val_loss']:.4f}", f"val_accuracy {logs.get('val_accuracy', 0):.1%}"]
             logger.info("  ".join(parts))
@@ -258,7 +335,7 @@ def _unfreeze_top_blocks(backbone: Any, blocks: int, train_batch_norm: bool) -> 
 def _block_number(name: str) -> int | None:
     for prefix in ("conv_dw_", "conv_pw_", "conv_pad_"):
         if name.startswith(prefix):
-            digits = name[len(prefix):].split("_")[0]
+            digits = name[len(prefix) :].split("_")[0]
             return int(digits) if digits.isdigit() else None
     return None
 
@@ -270,7 +347,8 @@ def reestimate_batch_norm(keras: Any, backbone: Any, inputs: np.ndarray, limit: 
         if type(layer).__name__ != "BatchNormalization":
             continue
         probe = keras.Model(backbone.input, layer.input)
-        activations = np.concatenate([np.asarray(probe(sample[start:start + 64], training=False))
-                                      for start in range(0, len(sample), 64)])
+        activations = np.concatenate(
+            [np.asarray(probe(sample[start : start + 64], training=False)) for start in range(0, len(sample), 64)]
+        )
         gamma, beta, _, _ = layer.get_weights()
         layer.set_weights([gamma, beta, activations.mean(axis=(0, 1, 2)), activations.var(axis=(0, 1, 2))])

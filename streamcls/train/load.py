@@ -23,8 +23,9 @@ from streamcls.train.examples import Example
 logger = logging.getLogger(__name__)
 
 
-def load_arrays(examples: list[Example], classes: tuple[str, ...], spec: PreprocessSpec,
-                what: str = "training") -> tuple[np.ndarray, np.ndarray, int]:
+def load_arrays(
+    examples: list[Example], classes: tuple[str, ...], spec: PreprocessSpec, what: str = "training"
+) -> tuple[np.ndarray, np.ndarray, int]:
     """(inputs, class indices, unreadable count). Unreadable pictures are skipped and counted.
 
     Raises:
@@ -53,7 +54,9 @@ def load_arrays(examples: list[Example], classes: tuple[str, ...], spec: Preproc
             if not ok:
                 break
             if index in wanted:
-                preprocess_into_slot(image, spec, inputs, labels, kept, classes.index(examples[wanted.pop(index)].label))
+                preprocess_into_slot(
+                    image, spec, inputs, labels, kept, classes.index(examples[wanted.pop(index)].label)
+                )
                 kept += 1
             index += 1
         capture.release()
@@ -65,14 +68,14 @@ def load_arrays(examples: list[Example], classes: tuple[str, ...], spec: Preproc
     return inputs[:kept], labels[:kept], unreadable
 
 
-def preprocess_into_slot(image: np.ndarray, spec: PreprocessSpec, inputs: np.ndarray, labels: np.ndarray,
-                         slot: int, label: int) -> None:
+def preprocess_into_slot(
+    image: np.ndarray, spec: PreprocessSpec, inputs: np.ndarray, labels: np.ndarray, slot: int, label: int
+) -> None:
     inputs[slot] = preprocess(image, spec)
     labels[slot] = label
 
 
-def dataset(inputs: np.ndarray, labels: np.ndarray, batch_size: int, augment: AugmentConfig | None,
-            seed: int) -> Any:
+def dataset(inputs: np.ndarray, labels: np.ndarray, batch_size: int, augment: AugmentConfig | None, seed: int) -> Any:
     """Shuffled (training) or ordered (validation), augmented when ``augment`` is given, batched, prefetched."""
     from streamcls.model.runtime import import_tensorflow
 

@@ -29,15 +29,24 @@ def measure(classes: tuple[str, ...], truth: np.ndarray, predicted: np.ndarray) 
         precision = np.nan_to_num(correct / confusion.sum(axis=0))
         recall = np.nan_to_num(correct / confusion.sum(axis=1))
     accuracy = float(correct.sum() / max(1, len(truth)))
-    return Metrics(classes, accuracy, tuple(tuple(int(v) for v in row) for row in confusion),
-                   tuple(float(v) for v in precision), tuple(float(v) for v in recall), int(len(truth)))
+    return Metrics(
+        classes,
+        accuracy,
+        tuple(tuple(int(v) for v in row) for row in confusion),
+        tuple(float(v) for v in precision),
+        tuple(float(v) for v in recall),
+        int(len(truth)),
+    )
 
 
 def format_metrics(metrics: Metrics) -> str:
     width = max(9, *(len(name) for name in metrics.classes))
-    lines = [f"top-1 accuracy {metrics.accuracy:.1%} on {metrics.examples} examples", "",
-             "confusion (rows: true, columns: predicted)",
-             " " * width + " " + " ".join(f"{name[:8]:>8}" for name in metrics.classes)]
+    lines = [
+        f"top-1 accuracy {metrics.accuracy:.1%} on {metrics.examples} examples",
+        "",
+        "confusion (rows: true, columns: predicted)",
+        " " * width + " " + " ".join(f"{name[:8]:>8}" for name in metrics.classes),
+    ]
     for name, row in zip(metrics.classes, metrics.confusion):
         lines.append(f"{name:<{width}} " + " ".join(f"{value:>8}" for value in row))
     lines += ["", f"{'class':<{width}} {'precision':>9} {'recall':>7}"]
@@ -66,8 +75,9 @@ def write_metrics(folder: Path, metrics: Metrics, history: dict[str, list[float]
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     for (row, column), value in np.ndenumerate(confusion):
-        axes.text(column, row, str(value), ha="center", va="center",
-                  color="white" if value > confusion.max() / 2 else "black")
+        axes.text(
+            column, row, str(value), ha="center", va="center", color="white" if value > confusion.max() / 2 else "black"
+        )
     axes.set_title(f"confusion, accuracy {metrics.accuracy:.1%}")
     figure.tight_layout()
     figure.savefig(folder / "confusion.png", dpi=110)

@@ -51,8 +51,9 @@ def measure_agreement(reference: Any, candidate: Any, frames: list[np.ndarray]) 
     return Agreement(len(frames), float(same.mean()), float(np.abs(expected - actual).max()))
 
 
-def build_classifier_for(loaded: LoadedModel, inference: InferenceConfig,
-                         calibration: FrameSupply | None = None) -> tuple[Any, Agreement | None]:
+def build_classifier_for(
+    loaded: LoadedModel, inference: InferenceConfig, calibration: FrameSupply | None = None
+) -> tuple[Any, Agreement | None]:
     """The classifier for ``inference.backend``, warmed up, and (converted backends) its agreement.
 
     ``calibration`` gives up to N frames of a recording, read only when the backend
@@ -65,8 +66,10 @@ def build_classifier_for(loaded: LoadedModel, inference: InferenceConfig,
     """
     entry = backend_entry(inference.backend)
     if entry.cpu_only and inference.device == "gpu":
-        raise ConfigError(f"inference.backend {inference.backend} runs on the CPU; use --device cpu or auto, "
-                          f"or --backend keras for the GPU")
+        raise ConfigError(
+            f"inference.backend {inference.backend} runs on the CPU; use --device cpu or auto, "
+            f"or --backend keras for the GPU"
+        )
     wants_frames = entry.needs_calibration or entry.compare_with_keras
     frames = calibration(inference.calibration_frames) if calibration is not None and wants_frames else []
     calibrate, held_out = split_calibration(frames)
@@ -84,6 +87,11 @@ def build_classifier_for(loaded: LoadedModel, inference: InferenceConfig,
 
     reference = Classifier.from_loaded(loaded, batch_size=inference.batch_size, device=inference.device)
     agreement = measure_agreement(reference, classifier, held_out)
-    logger.info("%s agrees with Keras float32 on %.1f%% of %d held-out frames (max probability difference %.4f)",
-                inference.backend, 100 * agreement.top1, agreement.frames, agreement.max_probability_difference)
+    logger.info(
+        "%s agrees with Keras float32 on %.1f%% of %d held-out frames (max probability difference %.4f)",
+        inference.backend,
+        100 * agreement.top1,
+        agreement.frames,
+        agreement.max_probability_difference,
+    )
     return classifier, agreement

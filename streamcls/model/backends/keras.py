@@ -67,8 +67,7 @@ class BucketedClassifier:
             )
         images = np.ascontiguousarray(images, dtype=np.float32)
         results = [
-            self._run(images[start : start + self.batch_size])
-            for start in range(0, len(images), self.batch_size)
+            self._run(images[start : start + self.batch_size]) for start in range(0, len(images), self.batch_size)
         ]
         if not results:
             return np.empty((0, self.spec.num_classes), dtype=np.float32)
@@ -158,5 +157,7 @@ def missing_runtime() -> str | None:
     absent = [name for name in ("tensorflow", "keras") if find_spec(name) is None]
     if not absent:
         return None
-    return (f"needs TensorFlow and Keras; {' and '.join(absent)} not installed; "
-            f"pip install 'tensorflow>=2.16,<3' 'keras>=3.3,<4'")
+    return (
+        f"needs TensorFlow and Keras; {' and '.join(absent)} not installed; "
+        f"pip install 'tensorflow>=2.16,<3' 'keras>=3.3,<4'"
+    )

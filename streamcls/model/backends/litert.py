@@ -41,8 +41,14 @@ def available_cores() -> int:
 class LiteClassifier(BucketedClassifier):
     """A TFLite flatbuffer as a classifier: preprocessed batches in, probabilities out."""
 
-    def __init__(self, model_path: Path, spec: ModelSpec, batch_size: int = 8, threads: int | None = None,
-                 quantization: str = "float32"):
+    def __init__(
+        self,
+        model_path: Path,
+        spec: ModelSpec,
+        batch_size: int = 8,
+        threads: int | None = None,
+        quantization: str = "float32",
+    ):
         interpreter_type, runtime = interpreter_class()
         self.spec = spec
         self.batch_size = batch_size
@@ -83,8 +89,9 @@ def build(loaded: Any, inference: Any, calibration: list[np.ndarray], quantizati
     from streamcls.model.convert import converted_model
 
     path = converted_model(loaded, quantization, calibration if quantization == "int8" else None)
-    return LiteClassifier(path, loaded.spec, batch_size=inference.batch_size, threads=inference.threads,
-                          quantization=quantization)
+    return LiteClassifier(
+        path, loaded.spec, batch_size=inference.batch_size, threads=inference.threads, quantization=quantization
+    )
 
 
 def missing_runtime() -> str | None:
