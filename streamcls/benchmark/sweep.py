@@ -15,7 +15,7 @@ from typing import Any
 
 from streamcls.benchmark import measure
 from streamcls.benchmark.labelled import top1_accuracy
-from streamcls.benchmark.points import BenchPoint
+from streamcls.benchmark.points import BenchPoint, Mode
 from streamcls.config import Config, InferenceConfig, InputSize, OutputConfig, SourceConfig
 
 logger = logging.getLogger(__name__)
@@ -108,13 +108,13 @@ def run_sweep(
     return points
 
 
-def _point(common: dict, mode: str, timing: measure.Timing) -> BenchPoint:
+def _point(common: dict, mode: Mode, timing: measure.Timing) -> BenchPoint:
     p50, p95, p99 = measure.percentiles(timing.latencies_ms)
     return BenchPoint(
         **common,
         mode=mode,
         throughput_fps=timing.throughput_fps,
-        spread=timing.spread,  # type: ignore[arg-type]
+        spread=timing.spread,
         latency_p50_ms=p50,
         latency_p95_ms=p95,
         latency_p99_ms=p99,

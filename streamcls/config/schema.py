@@ -34,12 +34,14 @@ T = TypeVar("T")
 
 def bounded(default: T, low: float, high: float) -> T:
     """A field whose value, unless None, must lie in [low, high] when a config is loaded."""
-    return typing.cast(T, field(default=default, metadata={RANGE: (low, high)}))
+    result: T = field(default=default, metadata={RANGE: (low, high)})
+    return result
 
 
 def one_of(default: str, choices: tuple[str, ...]) -> str:
     """A text field that must be one of ``choices`` (one of the lists in ``names``)."""
-    return typing.cast(str, field(default=default, metadata={CHOICES: choices}))
+    result: str = field(default=default, metadata={CHOICES: choices})
+    return result
 
 
 def named(registry: Mapping[str, Any], lookup: Callable[[str, str], Any], default: Any = MISSING) -> str:
@@ -48,7 +50,8 @@ def named(registry: Mapping[str, Any], lookup: Callable[[str, str], Any], defaul
     ``lookup(value, key)`` (``names.backend``, ``names.sink_kind``) refuses an
     unknown name; a ``module:attribute`` is imported when the config is loaded.
     """
-    return typing.cast(str, field(default=default, metadata={EXTENSION: (registry, lookup)}))
+    result: str = field(default=default, metadata={EXTENSION: (registry, lookup)})
+    return result
 
 
 def key_path(path: str, key: str) -> str:

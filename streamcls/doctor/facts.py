@@ -10,6 +10,7 @@ from __future__ import annotations
 
 # Only light imports here: the CLI imports this package to build its parser, and
 # `streamcls --help` must stay instant. TensorFlow and OpenCV come in the functions.
+import functools
 import logging
 import sys
 import threading
@@ -179,7 +180,7 @@ def probe_cameras(
         else {index for index in indices if not (device_folder / f"video{index}").exists()}
     )
     results = run_bounded(
-        {index: (lambda index=index: opener(index)) for index in indices if index not in skipped}, timeout_s
+        {index: functools.partial(opener, index) for index in indices if index not in skipped}, timeout_s
     )
 
     def state(index: int) -> str:

@@ -62,7 +62,8 @@ class PredictionsSink:
     def write(self, image: np.ndarray | None, prediction: Prediction) -> None:
         record = prediction.as_record()
         if self.format == "csv":
-            record["top_k"] = ";".join(f"{label}:{score}" for label, score in record["top_k"])  # type: ignore[union-attr]
+            top_k: list[list[object]] = record["top_k"]  # type: ignore[assignment]  # as_record's own shape
+            record["top_k"] = ";".join(f"{label}:{score}" for label, score in top_k)
             line = csv_line([record[name] for name in self.CSV_FIELDS])
         else:
             line = json.dumps(record, separators=(",", ":")) + "\n"

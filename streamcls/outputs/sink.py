@@ -97,4 +97,5 @@ class SinkSettings:
 def build_sink(target: Any, settings: SinkSettings) -> Sink:
     """Build the sink ``target`` names (a class or a factory) from ``settings``."""
     factory = getattr(target, "from_settings", target)
-    return factory(settings)  # type: ignore[no-any-return]
+    sink: Sink = factory(settings)
+    return sink

@@ -75,7 +75,7 @@ class VideoSink:
             # FFmpeg prints a screenful when an encoder (often H.264) is missing; the
             # fallback is the answer, and self.codec reports which one was used.
             with quiet_native_stderr(enabled=self.requested_codec == "auto"):
-                fourcc = cv2.VideoWriter_fourcc(*codec)
+                fourcc = cv2.VideoWriter_fourcc(*codec)  # type: ignore[attr-defined]
                 writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (width, height))
             if writer.isOpened():
                 self._writer, self.codec, self._size = writer, codec, (width, height)

@@ -53,7 +53,7 @@ def x_server_answers(display: str, timeout_s: float = 1.0) -> bool:
     try:
         with socket.socket(family, socket.SOCK_STREAM) as connection:
             connection.settimeout(timeout_s)
-            connection.connect(address)
+            connection.connect(address)  # type: ignore[arg-type]  # a path or (host, port), by family
         return True
     except OSError:
         return False

@@ -28,9 +28,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any
 
-Fairness = Literal["round_robin", "oldest_first"]
+Fairness = str  # one of config.names.FAIRNESS
 
 
 class FairInbox:

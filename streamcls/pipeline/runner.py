@@ -30,6 +30,7 @@ Sinks of your own join the configured ones: ``Pipeline(config, sinks=[...])``
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -146,7 +147,7 @@ class Pipeline:
         if self._classifier is None:
             self._classifier = _load_classifier(config, [stages.capture for stages in self._stages.values()])
         classifier = self._classifier
-        self.labels: tuple[str, ...] = classifier.spec.classes  # type: ignore[attr-defined]
+        self.labels: tuple[str, ...] = classifier.spec.classes
         live = [stages.source_id for stages in self._stages.values() if stages.policy is CapturePolicy.LATEST]
         inbox = FairInbox(
             self._stages,
@@ -194,11 +195,13 @@ class Pipeline:
     def _entries(self) -> list[tuple[SourceSpec, SourceConfig, Callable[[], FrameSource]]]:
         """(spec, config, opener) per source, with ids made unique (the same file twice: ``clip#2``)."""
         configs = list(self.config.sources) or [self.config.source]
+        Entry = tuple[SourceSpec, SourceConfig, Callable[[], FrameSource]]
+        entries: list[Entry]
         if self._given:
             if len(configs) != len(self._given):
                 configs = [replace(configs[0], id=given.spec.source_id) for given in self._given]
             entries = [
-                (given.spec, source_config, (lambda given=given: given))
+                (given.spec, source_config, functools.partial(_itself, given))
                 for given, source_config in zip(self._given, configs)
             ]
         else:
@@ -206,12 +209,12 @@ class Pipeline:
                 (
                     describe_source(source_config.uri, source_config.id),
                     source_config,
-                    (lambda source_config=source_config: open_source(source_config)),
+                    functools.partial(open_source, source_config),
                 )
                 for source_config in configs
             ]
         seen: dict[str, int] = {}
-        unique = []
+        unique: list[Entry] = []
         for spec, source_config, opener in entries:
             seen[spec.source_id] = seen.get(spec.source_id, 0) + 1
             if seen[spec.source_id] > 1:
@@ -295,9 +298,13 @@ class Pipeline:
     def _raise_thread_errors(self) -> None:
         for thread in self._threads:
             thread.join(JOIN_TIMEOUT_S)
-        for thread in [stages.preprocess for stages in self._stages.values()] + self._batchers:
-            if thread is not None and thread.error is not None:
-                raise StreamclsError(f"{thread.name} stage failed: {thread.error}") from thread.error
+        stage_threads: list[PreprocessThread | BatchThread | None] = [
+            *(stages.preprocess for stages in self._stages.values()),
+            *self._batchers,
+        ]
+        for stage in stage_threads:
+            if stage is not None and stage.error is not None:
+                raise StreamclsError(f"{stage.name} stage failed: {stage.error}") from stage.error
         failed = [stages.capture for stages in self._stages.values() if stages.capture.error is not None]
         if not failed:
             return
@@ -323,7 +330,8 @@ class Pipeline:
             stages.capture.source.frame_count_hint if stages.capture.source is not None else None
             for stages in self._stages.values()
         ]
-        return sum(hints) if hints and all(hint is not None for hint in hints) else None  # type: ignore[misc]
+        counts = [hint for hint in hints if hint is not None]
+        return sum(counts) if hints and len(counts) == len(hints) else None
 
     @property
     def offline(self) -> bool:
@@ -371,6 +379,11 @@ class Pipeline:
             notes=tuple(self.notes),
             inbox_dropped=dict(inbox.dropped) if inbox is not None else {},
         )
+
+
+def _itself(source: FrameSource) -> FrameSource:
+    """The opener of a source opened already (tests)."""
+    return source
 
 
 def _renamed(opener: Callable[[], FrameSource], spec: SourceSpec) -> Callable[[], FrameSource]:

@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from streamcls.frames import END, Classified, Frame
+from streamcls.model.build import ModelSpec
 from streamcls.pipeline.batching import FairInbox
 from streamcls.preprocess import PreprocessSpec, preprocess
 from streamcls.queues import force_put, put_until_stopped
@@ -30,10 +31,11 @@ logger = logging.getLogger(__name__)
 
 
 class BatchClassifier(Protocol):
-    """What the batcher needs: ``model.classify.Classifier`` or a test fake."""
+    """What the batcher needs: a backend's classifier (``model.backends``) or a test fake."""
 
     batch_size: int
     preprocess_spec: PreprocessSpec
+    spec: ModelSpec  # its classes name the probabilities' columns
 
     def classify(self, images: np.ndarray) -> np.ndarray: ...
 
@@ -63,7 +65,7 @@ class PreprocessThread(threading.Thread):
                     continue
                 if item is END:
                     break
-                frame = item  # type: ignore[assignment]
+                frame = item
                 start = time.monotonic()
                 image = preprocess(frame.image, self.spec)  # type: ignore[attr-defined]
                 done = time.monotonic()

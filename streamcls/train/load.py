@@ -9,6 +9,7 @@ memory as float32 at the input size: 10,000 pictures at 160x160 take 3 GB.
 from __future__ import annotations
 
 import logging
+import typing
 from collections import defaultdict
 from typing import Any
 
@@ -46,7 +47,8 @@ def load_arrays(
         else:
             by_video[example.path].append(position)
     for video, positions in by_video.items():  # one sequential pass per video, no seeking
-        wanted = {examples[position].frame_index: position for position in positions}
+        # Video examples always have a frame index (pictures have none).
+        wanted = {typing.cast(int, examples[position].frame_index): position for position in positions}
         capture = cv2.VideoCapture(str(video))
         index = 0
         while wanted and index <= max(wanted):
