@@ -30,26 +30,25 @@ Sinks of your own join the configured ones: ``Pipeline(config, sinks=[...])``
 
 from __future__ import annotations
 
-import functools
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
 
-from streamcls.config import Config, SourceConfig
+from streamcls.config import Config
 from streamcls.errors import SourceError, StreamclsError
-from streamcls.frames import END, Prediction, StreamState
+from streamcls.frames import END, Prediction
 from streamcls.outputs.open import Outputs, open_outputs
 from streamcls.outputs.sink import Sink
 from streamcls.pipeline.batching import FairInbox
 from streamcls.pipeline.consume import Consumer, SourceStages
+from streamcls.pipeline.entries import source_entries, wait_for_opens
 from streamcls.pipeline.summary import RunSummary, summarize
 from streamcls.pipeline.threads import BatchClassifier, BatchThread, PreprocessThread, Turns
 from streamcls.postprocess import Postprocessor
-from streamcls.sources import FrameSource, SourceSpec, describe_source, open_source
+from streamcls.sources import FrameSource
 from streamcls.sources.capture import CaptureThread
 from streamcls.sources.channel import CapturePolicy, FrameChannel, choose_policy
 
@@ -116,7 +115,7 @@ class Pipeline:
 
     def _start(self) -> None:
         config = self.config
-        entries = self._entries()
+        entries = source_entries(self.config, self._given)
         self.several = len(entries) > 1
         # Cheap checks first: a bad output path must not wait for a source or the model.
         self._outputs = open_outputs(
@@ -143,7 +142,7 @@ class Pipeline:
                 stages.capture.ready.set()  # nothing to wait for: every frame read counts
             self._threads.append(stages.capture)
             stages.capture.start()
-        self._wait_for_opens()
+        wait_for_opens([stages.capture for stages in self._stages.values()], self._stop, self.several)
         if self._classifier is None:
             self._classifier = _load_classifier(config, [stages.capture for stages in self._stages.values()])
         classifier = self._classifier
@@ -191,53 +190,6 @@ class Pipeline:
                     stages.source_id,
                     stages.capture.stats.discarded_before_start,
                 )
-
-    def _entries(self) -> list[tuple[SourceSpec, SourceConfig, Callable[[], FrameSource]]]:
-        """(spec, config, opener) per source, with ids made unique (the same file twice: ``clip#2``)."""
-        configs = list(self.config.sources) or [self.config.source]
-        Entry = tuple[SourceSpec, SourceConfig, Callable[[], FrameSource]]
-        entries: list[Entry]
-        if self._given:
-            if len(configs) != len(self._given):
-                configs = [replace(configs[0], id=given.spec.source_id) for given in self._given]
-            entries = [
-                (given.spec, source_config, functools.partial(_itself, given))
-                for given, source_config in zip(self._given, configs)
-            ]
-        else:
-            entries = [
-                (
-                    describe_source(source_config.uri, source_config.id),
-                    source_config,
-                    functools.partial(open_source, source_config),
-                )
-                for source_config in configs
-            ]
-        seen: dict[str, int] = {}
-        unique: list[Entry] = []
-        for spec, source_config, opener in entries:
-            seen[spec.source_id] = seen.get(spec.source_id, 0) + 1
-            if seen[spec.source_id] > 1:
-                spec = replace(spec, source_id=f"{spec.source_id}#{seen[spec.source_id]}")
-                source_config = replace(source_config, id=spec.source_id)
-                opener = _renamed(opener, spec)
-            unique.append((spec, source_config, opener))
-        return unique
-
-    def _wait_for_opens(self) -> None:
-        """One source: its open must succeed before the model loads (fail fast). Several: the
-        run goes on with those that open; a live one that cannot yet is retried meanwhile."""
-        captures = [stages.capture for stages in self._stages.values()]
-        while not all(capture.opened.is_set() or capture.state is StreamState.RECONNECTING for capture in captures):
-            if self._stop.wait(0.02):
-                return
-        failed = [capture for capture in captures if capture.state is StreamState.FAILED and capture.error is not None]
-        if not self.several and failed:
-            raise failed[0].error  # type: ignore[misc]
-        if failed and len(failed) == len(captures):
-            raise SourceError("no source could be opened: " + "; ".join(str(c.error) for c in failed))
-        for capture in failed:
-            logger.error("%s: %s; the other sources go on", capture.spec.source_id, capture.error)
 
     def stop(self) -> None:
         """Ask every stage to stop; frames already in flight are not written."""
@@ -379,22 +331,6 @@ class Pipeline:
             notes=tuple(self.notes),
             inbox_dropped=dict(inbox.dropped) if inbox is not None else {},
         )
-
-
-def _itself(source: FrameSource) -> FrameSource:
-    """The opener of a source opened already (tests)."""
-    return source
-
-
-def _renamed(opener: Callable[[], FrameSource], spec: SourceSpec) -> Callable[[], FrameSource]:
-    """An opener whose source carries the unique id given to it."""
-
-    def open_renamed() -> FrameSource:
-        source = opener()
-        source.spec = spec
-        return source
-
-    return open_renamed
 
 
 def _load_classifier(config: Config, captures: list[CaptureThread]) -> Any:
