@@ -258,3 +258,42 @@ def test_the_registry_is_the_one_list_of_names():
     assert set(SINKS) >= {"predictions", "segments", "video", "window"}
     for entry in list(BACKENDS.values()) + list(SINKS.values()):
         assert entry.load() is not None  # every target imports
+
+
+# -- the examples in docs/architecture.md run as written ------------------------------------------
+
+DOCS = TESTS.parent / "docs" / "architecture.md"
+
+
+def _python_blocks() -> list[str]:
+    text = DOCS.read_text(encoding="utf-8")
+    return [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
+
+
+def test_the_documented_sink_example_runs(monkeypatch, capsys):
+    monkeypatch.chdir(TESTS.parent)  # the example names samples/ relative to the repository
+    sink_example = next(block for block in _python_blocks() if "class CountLabels" in block)
+    namespace: dict = {}
+    exec(compile(sink_example, str(DOCS), "exec"), namespace)
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    counts = eval(printed)  # the sink prints its dict of counts when closed
+    assert sum(counts.values()) == 240 and set(counts) <= {"circle", "square", "triangle", "unknown"}
+    assert min(counts.get(label, 0) for label in ("circle", "square", "triangle")) >= 60
+
+
+def test_the_documented_backend_example_runs(tmp_path, monkeypatch):
+    backend_example = next(block for block in _python_blocks() if "def build(loaded" in block)
+    package = tmp_path / "my_package"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "backends.py").write_text(backend_example)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    clip = TESTS.parent / "samples" / "demo-clip.mp4"
+    config = load_config(None, {"source.uri": str(clip), "model.bundle": str(TESTS.parent / "samples" / "demo-bundle"),
+                                "inference.backend": "my_package.backends:build", "output.display": False,
+                                "output.progress": False, "output.max_frames": 40})
+    with Pipeline(config) as pipeline:
+        labels = [prediction.label for prediction in pipeline]
+        device = pipeline.summary().device
+    assert device == "numpy" and len(labels) == 40
+    assert labels.count("triangle") >= 36  # the clip's first 40 frames are a triangle
