@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from streamcls.commands.options import add_model_flags, config_from
+from streamcls.commands.options import add_model_flags, config_for_model_argument
 from streamcls.errors import ConfigError
 
 
@@ -23,10 +23,7 @@ def add_parser(subcommands: Any) -> None:
 
 def handle(arguments: argparse.Namespace) -> int:
     """Classify the labelled examples with the bundle and print (and write) the metrics."""
-    if arguments.model is not None:
-        raise ConfigError("evaluate takes the bundle as its first argument; drop --model")
-    arguments.model = arguments.model_path
-    config = config_from(arguments)
+    config = config_for_model_argument(arguments, "evaluate", "the bundle")
     import numpy as np
 
     from streamcls.model.backends.keras import Classifier

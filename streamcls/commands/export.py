@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from streamcls.commands.options import add_model_flags, config_from
+from streamcls.commands.options import add_model_flags, config_for_model_argument
 from streamcls.errors import ConfigError
 
 
@@ -27,10 +27,7 @@ def add_parser(subcommands: Any) -> None:
 
 def handle(arguments: argparse.Namespace) -> int:
     """Export the model named by the first argument to ``--output``."""
-    if arguments.model is not None:
-        raise ConfigError("export takes the model as its first argument (BUNDLE or imagenet); drop --model")
-    arguments.model = arguments.model_path
-    config = config_from(arguments)
+    config = config_for_model_argument(arguments, "export", "the model (BUNDLE or imagenet)")
     from streamcls.model.export import export_model
     from streamcls.model.load import load_model
 

@@ -146,3 +146,15 @@ def parse_sinks(values: list[str], flag: str) -> list[dict[str, str]]:
         names.sink_kind(kind, flag)
         sinks.append({"kind": kind, "path": path})
     return sinks
+
+
+def config_for_model_argument(arguments: argparse.Namespace, command: str, what: str) -> Any:
+    """``config_from`` for commands that take the model as their first argument (``export``, ``evaluate``).
+
+    Raises:
+        ConfigError: ``--model`` was given too.
+    """
+    if arguments.model is not None:
+        raise ConfigError(f"{command} takes {what} as its first argument; drop --model")
+    arguments.model = arguments.model_path
+    return config_from(arguments)

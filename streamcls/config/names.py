@@ -154,14 +154,8 @@ def backend(name: str, key: str = "inference.backend") -> Backend:
     Raises:
         ConfigError: an unknown name, with the valid ones.
     """
-    if name in BACKENDS:
-        return BACKENDS[name]
-    if _TARGET.match(name):
-        return Backend(name, name, "a backend of your own")
-    raise ConfigError(
-        f"{key}: received {name!r}; expected one of {', '.join(BACKENDS)} "
-        f"(or 'module:factory' for a backend of your own)"
-    )
+    entry: Backend = _lookup(BACKENDS, name, key, Backend, "module:factory", "a backend of your own")
+    return entry
 
 
 def sink_kind(name: str, key: str = "output.sinks[].kind") -> SinkKind:
@@ -170,10 +164,13 @@ def sink_kind(name: str, key: str = "output.sinks[].kind") -> SinkKind:
     Raises:
         ConfigError: an unknown name, with the valid ones.
     """
-    if name in SINKS:
-        return SINKS[name]
+    entry: SinkKind = _lookup(SINKS, name, key, SinkKind, "module:Class", "a sink of your own")
+    return entry
+
+
+def _lookup(registry: Mapping[str, Any], name: str, key: str, make: type, form: str, summary: str) -> Any:
+    if name in registry:
+        return registry[name]
     if _TARGET.match(name):
-        return SinkKind(name, name, "a sink of your own")
-    raise ConfigError(
-        f"{key}: received {name!r}; expected one of {', '.join(SINKS)} (or 'module:Class' for a sink of your own)"
-    )
+        return make(name, name, summary)
+    raise ConfigError(f"{key}: received {name!r}; expected one of {', '.join(registry)} (or {form!r} for {summary})")
