@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from needs import require
 from test_cli import streamcls
 from videos import decode_all, write_video
 
@@ -345,8 +346,7 @@ def nonexistent(folder: Path) -> tuple[Path, int | None]:
 
 
 def device(folder: Path) -> tuple[Path, int | None]:
-    if not Path("/dev/null").exists():
-        pytest.skip("no /dev/null here")
+    require(Path("/dev/null").exists(), "no /dev/null here")
     return Path("/dev/null"), None
 
 

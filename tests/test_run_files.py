@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from needs import needs
 from test_cli import streamcls
 from videos import decode_all, write_video
 from weightfiles import calibrate_batch_norm
@@ -162,7 +163,7 @@ def test_predictions_equal_plain_keras(tmp_path):
     assert np.abs(expected[0] - expected[-1]).max() > 1e-3
 
 
-@pytest.mark.skipif(not SHARED_VIDEO.is_file(), reason="the shared recording ../shared/media/walkers-720p.avi is absent")
+@needs(SHARED_VIDEO.is_file(), f"the shared recording ../shared/media/walkers-720p.avi is absent ({SHARED_VIDEO})")
 def test_real_recording_whose_header_lies(tmp_path):
     """The AVI holds two packets per picture: its header says 682 frames at 50 fps, it has 341 at 25."""
     import cv2

@@ -14,13 +14,14 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from needs import needs
 from videos import decode_all, write_video
 
 from streamcls.outputs.window import display_available, x_server_answers
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("Xvfb") and shutil.which("xdotool")),
-    reason="needs Xvfb and xdotool (apt-get install xvfb xdotool; .ci/run installs them)",
+pytestmark = needs(
+    shutil.which("Xvfb") and shutil.which("xdotool"),
+    "needs Xvfb and xdotool (apt-get install xvfb xdotool; .ci/run installs them)",
 )
 MODEL_FLAGS = ["--weights", "none", "--alpha", "0.25", "--input-size", "32x32"]
 
