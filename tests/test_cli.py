@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-
-
-def streamcls(*arguments, timeout=300):
-    # Downloads go to a closed loopback port: "offline" even on a machine with network.
-    environment = {**os.environ, "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
-    return subprocess.run(
-        [sys.executable, "-m", "streamcls", *arguments],
-        capture_output=True, text=True, timeout=timeout, env=environment,
-    )
+from cli import run_cli
 
 
 def test_help_lists_the_commands():
-    result = streamcls("--help")
+    result = run_cli("--help")
     assert result.returncode == 0
     assert "model" in result.stdout
-    info_help = streamcls("model", "info", "--help")
+    info_help = run_cli("model", "info", "--help")
     for flag in ("--model", "--input-size", "--alpha", "--config", "--weights"):
         assert flag in info_help.stdout
 
@@ -31,7 +20,7 @@ def test_help_lists_the_commands():
 def test_model_info_json_for_a_fresh_dense_head(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("model:\n  weights: none\n  head: {kind: dense, classes: [cat, dog]}\n")
-    result = streamcls("model", "info", "--config", str(config), "--alpha", "0.25", "--input-size", "96x128", "--json")
+    result = run_cli("model", "info", "--config", str(config), "--alpha", "0.25", "--input-size", "96x128", "--json")
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["input_size"] == "96x128" and info["alpha"] == 0.25
@@ -41,7 +30,7 @@ def test_model_info_json_for_a_fresh_dense_head(tmp_path):
 
 
 def test_model_info_text(tmp_path):
-    result = streamcls("model", "info", "--weights", "none", "--alpha", "0.25", "--input-size", "64")
+    result = run_cli("model", "info", "--weights", "none", "--alpha", "0.25", "--input-size", "64")
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(None, 1) for line in result.stdout.splitlines() if line.strip())
     assert lines["alpha"] == "0.25"
@@ -58,7 +47,7 @@ def test_model_info_with_a_bundle_at_another_size(tmp_path):
     loaded = load_model(ModelConfig(alpha=0.25, input_size=InputSize(96, 96), weights="none",
                                     head=HeadConfig(kind="dense", classes=("x", "y", "z"))))
     path = save_bundle(loaded.model, loaded.spec, tmp_path / "bundle")
-    result = streamcls("model", "info", "--model", str(path), "--input-size", "160x160", "--json")
+    result = run_cli("model", "info", "--model", str(path), "--input-size", "160x160", "--json")
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["input_size"] == "160x160" and info["classes"] == ["x", "y", "z"]
@@ -78,7 +67,7 @@ def test_model_info_with_a_bundle_at_another_size(tmp_path):
     ],
 )
 def test_errors_are_one_line_with_a_status(arguments, status, message):
-    result = streamcls("model", "info", *arguments)
+    result = run_cli("model", "info", *arguments)
     assert result.returncode == status, result.stderr
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("streamcls: error:")]
     assert len(error_lines) == 1 and message in error_lines[0]
@@ -86,14 +75,14 @@ def test_errors_are_one_line_with_a_status(arguments, status, message):
 
 
 def test_verbose_shows_the_traceback():
-    result = streamcls("model", "info", "--model", "no/such/bundle", "--verbose")
+    result = run_cli("model", "info", "--model", "no/such/bundle", "--verbose")
     assert result.returncode == 4
     assert "Traceback" in result.stderr
 
 
 def test_model_bench_prints_every_point_and_the_ratio():
-    result = streamcls("model", "bench", "--alpha", "0.25", "--sizes", "32,40x48", "--batch-sizes", "1,2",
-                       "--repeats", "1", "--seconds", "0.05")
+    result = run_cli("model", "bench", "--alpha", "0.25", "--sizes", "32,40x48", "--batch-sizes", "1,2",
+                     "--repeats", "1", "--seconds", "0.05")
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines()[1:]]
     assert [(row[0], row[1]) for row in rows] == [("32x32", "1"), ("32x32", "2"), ("40x48", "1"), ("40x48", "2")]
@@ -109,5 +98,5 @@ def test_model_bench_prints_every_point_and_the_ratio():
     ("--batch-sizes", "a,b", "expected whole numbers"),
 ])
 def test_model_bench_refuses_bad_points(flag, value, message):
-    result = streamcls("model", "bench", flag, value)
+    result = run_cli("model", "bench", flag, value)
     assert result.returncode == 2 and message in result.stderr

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli import run_cli
 
 from streamcls.config import InputSize, load_config
 from streamcls.doctor import (
@@ -282,21 +282,15 @@ def test_importing_doctor_stays_light():
     assert result.stdout.strip() == "[]"
 
 
-def streamcls(*arguments: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
-    return subprocess.run([sys.executable, "-m", "streamcls", *arguments], capture_output=True, text=True,
-                          timeout=300, env=environment, check=False)
-
-
 @pytest.fixture(scope="module")
 def registered():
-    if "doctor" not in streamcls("--help").stdout:
+    if "doctor" not in run_cli("--help").stdout:
         pytest.skip("the doctor subcommand is not registered in streamcls/cli.py yet")
 
 
 def test_cli_doctor_json_status_and_masking(registered, tmp_path):
     (tmp_path / "gpu.yaml").write_text("model: {weights: none}\ninference: {device: gpu}\n")
-    result = streamcls("doctor", "--config", str(tmp_path / "gpu.yaml"), "--source", SECRET_STREAM, "--json")
+    result = run_cli("doctor", "--config", str(tmp_path / "gpu.yaml"), "--source", SECRET_STREAM, "--json")
     assert result.returncode == 1, result.stderr
     assert "secret" not in result.stdout + result.stderr
     data = json.loads(result.stdout)
@@ -306,5 +300,5 @@ def test_cli_doctor_json_status_and_masking(registered, tmp_path):
 
 
 def test_cli_doctor_config_error_is_status_2(registered, tmp_path):
-    result = streamcls("doctor", "--config", str(tmp_path / "missing.yaml"))
+    result = run_cli("doctor", "--config", str(tmp_path / "missing.yaml"))
     assert result.returncode == 2 and "does not exist" in result.stderr
