@@ -11,6 +11,9 @@ spelled out as arguments where it calls:
         run to the end; stdout and stderr captured as text; never raises on a bad status.
     start_cli(*arguments, env=None, cwd=None, stdout=PIPE, stderr=PIPE, text=True, **popen) -> Popen
         a running process, for tests that signal it, read it as it goes, or drive its window.
+    help_entries(text, indent=2) -> dict[str, str]
+        an argparse ``--help`` listing as {entry: its help line}: options at indent 2,
+        subcommands at indent 4; lines argparse wrapped (at any terminal width) joined back.
 
 ``env=None`` means ``offline_environment()``; pass ``offline_environment(NAME=value)`` to add
 to it. Arguments may be paths or numbers: each is passed as ``str(argument)``.
@@ -50,3 +53,22 @@ def start_cli(*arguments: object, env: Mapping[str, str] | None = None, cwd=None
     """``streamcls ARGUMENTS`` started in the background; the caller waits for it (or kills it)."""
     return subprocess.Popen(command(*arguments), stdout=stdout, stderr=stderr, text=text,
                             env=dict(offline_environment() if env is None else env), cwd=cwd, **popen)
+
+
+def help_entries(text: str, indent: int = 2) -> dict[str, str]:
+    """{"--source SOURCE": "camera index (0), ...", ...}: the entries that start at ``indent`` spaces.
+
+    A help that argparse wrapped, or put on the next line under a long entry, is joined back on.
+    """
+    entries: dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        depth = len(line) - len(line.lstrip(" "))
+        if not line.strip() or depth < indent:
+            current = None
+        elif depth == indent:
+            current, _, help_line = line.strip().partition("  ")
+            entries[current] = help_line.strip()
+        elif current is not None:
+            entries[current] = f"{entries[current]} {line.strip()}".strip()
+    return entries

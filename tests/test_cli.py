@@ -5,16 +5,53 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli import run_cli
+from cli import help_entries, run_cli
+
+
+# Every subcommand, in the order --help lists them, with a phrase its help line must carry.
+COMMANDS = {
+    "model": "inspect or benchmark a classifier",
+    "bench": "sweep input size x batch size x backend",
+    "train": "train a classifier on your own classes",
+    "evaluate": "accuracy, confusion matrix, precision/recall on labelled data",
+    "demo": "run the pipeline on the bundled sample clip",
+    "export": "write a classifier as TFLite or SavedModel",
+    "run": "classify a camera, video file, stream or image folder",
+    "doctor": "check this machine for a run",
+}
+BACKENDS = ["keras", "tflite", "tflite-float16", "tflite-dynamic", "tflite-int8"]
 
 
 def test_help_lists_the_commands():
     result = run_cli("--help")
-    assert result.returncode == 0
-    assert "model" in result.stdout
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: streamcls ")
+    commands = help_entries(result.stdout, indent=4)
+    assert list(commands) == list(COMMANDS), result.stdout
+    for command, phrase in COMMANDS.items():
+        assert phrase in commands[command], f"{command}: {commands[command]!r}"
     info_help = run_cli("model", "info", "--help")
+    assert info_help.returncode == 0, info_help.stderr
+    flags = {entry.split()[0]: text for entry, text in help_entries(info_help.stdout).items()}
     for flag in ("--model", "--input-size", "--alpha", "--config", "--weights"):
-        assert flag in info_help.stdout
+        assert flags.get(flag), f"model info --help lacks {flag} or its help line:\n{info_help.stdout}"
+
+
+def test_run_help_lists_its_options_and_backends():
+    result = run_cli("run", "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: streamcls run ")
+    options = help_entries(result.stdout)
+    assert "camera index (0), video file, rtsp:// or http(s):// URL, image folder" in options["--source SOURCE"]
+    assert "one record per frame" in options["--predictions PREDICTIONS"]
+    assert ".jsonl or .csv" in options["--predictions PREDICTIONS"]
+    assert "runs of one label" in options["--segments PATH"]
+    assert ".csv, .json or .jsonl" in options["--segments PATH"]
+    assert "annotated video" in options["--output-video OUTPUT_VIDEO"]
+    backend = [entry for entry in options if entry.startswith("--backend ")]
+    assert len(backend) == 1, options
+    assert backend[0].split(None, 1)[1].strip("{}").split(",") == BACKENDS
+    assert "inference runtime (default keras)" in options[backend[0]]
 
 
 def test_model_info_json_for_a_fresh_dense_head(tmp_path):
