@@ -7,7 +7,6 @@ import json
 import pytest
 from cli import help_entries, run_cli
 
-
 # Every subcommand, in the order --help lists them, with a phrase its help line must carry.
 COMMANDS = {
     "model": "inspect or benchmark a classifier",
