@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli import run_cli
+from cli import help_entries, run_cli
 
 from streamcls.config import InputSize, load_config
 from streamcls.doctor import (
@@ -282,13 +282,19 @@ def test_importing_doctor_stays_light():
     assert result.stdout.strip() == "[]"
 
 
-@pytest.fixture(scope="module")
-def registered():
-    if "doctor" not in run_cli("--help").stdout:
-        pytest.skip("the doctor subcommand is not registered in streamcls/cli.py yet")
+def test_cli_doctor_is_registered():
+    """The command exists: its absence is the regression these tests are here to catch, never a skip."""
+    commands = help_entries(run_cli("--help").stdout, indent=4)
+    assert "doctor" in commands, f"streamcls --help lists no doctor command: {sorted(commands)}"
+    assert "check this machine for a run" in commands["doctor"]
+    result = run_cli("doctor", "--help")
+    assert result.returncode == 0, result.stderr
+    options = {entry.split(",")[0].split()[0]: text for entry, text in help_entries(result.stdout).items()}
+    for flag in ("--config", "--source", "--json", "--verbose"):
+        assert options.get(flag), f"doctor --help lacks {flag} or its help line:\n{result.stdout}"
 
 
-def test_cli_doctor_json_status_and_masking(registered, tmp_path):
+def test_cli_doctor_json_status_and_masking(tmp_path):
     (tmp_path / "gpu.yaml").write_text("model: {weights: none}\ninference: {device: gpu}\n")
     result = run_cli("doctor", "--config", str(tmp_path / "gpu.yaml"), "--source", SECRET_STREAM, "--json")
     assert result.returncode == 1, result.stderr
@@ -299,6 +305,6 @@ def test_cli_doctor_json_status_and_masking(registered, tmp_path):
     assert ("device" in problems) == (not data["environment"]["runtime"]["gpus"])
 
 
-def test_cli_doctor_config_error_is_status_2(registered, tmp_path):
+def test_cli_doctor_config_error_is_status_2(tmp_path):
     result = run_cli("doctor", "--config", str(tmp_path / "missing.yaml"))
     assert result.returncode == 2 and "does not exist" in result.stderr
