@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 
 import pytest
 from cli import help_entries, run_cli
@@ -136,3 +138,20 @@ def test_model_bench_prints_every_point_and_the_ratio():
 def test_model_bench_refuses_bad_points(flag, value, message):
     result = run_cli("model", "bench", flag, value)
     assert result.returncode == 2 and message in result.stderr
+
+
+def test_the_cli_runs_through_one_runner_and_test_modules_import_no_test_module():
+    """tests/cli.py alone starts ``python -m streamcls`` and builds the offline environment; helpers
+    shared by test modules live in helper modules, not in another test module."""
+    tests = Path(__file__).parent
+    runners, imports = [], []
+    for path in sorted(tests.rglob("*.py")):
+        text = path.read_text()
+        if path.name not in ("cli.py", Path(__file__).name) and ('"-m", "streamcls"' in text or "_proxy" in text.lower()):
+            runners.append(path.name)
+        for node in ast.walk(ast.parse(text)):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            imports += [f"{path.name}: {name}" for name in names if name.split(".")[-1].startswith("test_")]
+    assert runners == [], f"start the CLI with cli.run_cli / cli.start_cli / cli.offline_environment: {runners}"
+    assert imports == [], f"move the shared helper into a helper module: {imports}"
