@@ -1,12 +1,25 @@
-"""Shared fixtures: an empty Keras cache per test, and a deterministic 'offline'."""
+"""Shared fixtures: an empty Keras cache per test, and a deterministic 'offline'; the ``needs`` mark."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+from needs import require
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs(condition, reason): skip without the component; fail under CI=true "
+                                       "(tests/needs.py)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """``needs(...)`` marks: checked before any fixture starts (an RTSP server, an X display)."""
+    for mark in item.iter_markers("needs"):
+        require(*mark.args, **mark.kwargs)
 
 
 @pytest.fixture(autouse=True)

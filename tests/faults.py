@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
+
+from cli import offline_environment, start_cli
 
 # A tiny real network: fast on 2 cores, so the stream, not the model, sets the pace.
 TINY_MODEL = ["--weights", "none", "--alpha", "0.25", "--input-size", "32x48", "--no-display"]
@@ -19,9 +19,7 @@ class Run:
     """``streamcls ARGS`` in a subprocess; its stderr is collected as it comes; every wait has a deadline."""
 
     def __init__(self, *arguments: str):
-        environment = {**os.environ, "PYTHONUNBUFFERED": "1", "https_proxy": "http://127.0.0.1:9"}
-        self.process = subprocess.Popen([sys.executable, "-m", "streamcls", *arguments], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, env=environment)
+        self.process = start_cli(*arguments, env=offline_environment(PYTHONUNBUFFERED="1"))
         self._stderr: list[str] = []
         self._stdout: list[str] = []
         self._readers = [threading.Thread(target=self._collect, args=(stream, lines), daemon=True)

@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
+from needs import needs
 
 SERVER = Path(__file__).parent / "servers" / "rtsp_server.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -35,7 +35,7 @@ def _server_available() -> str | None:
 
 
 UNAVAILABLE = _server_available()
-needs_server = pytest.mark.skipif(UNAVAILABLE is not None, reason=str(UNAVAILABLE))
+needs_server = needs(UNAVAILABLE is None, str(UNAVAILABLE))
 
 
 def free_port() -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import struct
 import subprocess
 import sys
@@ -23,11 +22,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_cli import streamcls
+from cli import offline_environment, run_cli
+from needs import require
 from videos import decode_all, write_video
 
 MODEL_FLAGS = ["--weights", "none", "--alpha", "0.25", "--input-size", "32x48", "--no-display"]
-OFFLINE = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
 
 # ---------------------------------------------------------------------------------------------
 # Bad configs
@@ -50,7 +49,7 @@ MISSING, FOLDER = object(), object()  # stand-ins for the config file's content
 def run_probe(*arguments: str) -> tuple[subprocess.CompletedProcess, float]:
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-c", PROBE, *arguments], capture_output=True, text=True,
-                            timeout=120, env={**os.environ, **OFFLINE}, check=False)
+                            timeout=120, env=offline_environment(), check=False)
     return result, time.monotonic() - started
 
 
@@ -345,8 +344,7 @@ def nonexistent(folder: Path) -> tuple[Path, int | None]:
 
 
 def device(folder: Path) -> tuple[Path, int | None]:
-    if not Path("/dev/null").exists():
-        pytest.skip("no /dev/null here")
+    require(Path("/dev/null").exists(), "no /dev/null here")
     return Path("/dev/null"), None
 
 
@@ -390,8 +388,8 @@ def test_bad_media_reported_and_outputs_whole_up_to_the_damage(tmp_path, build, 
     frames = pictures if pictures is not None else len(decode_all(source)) if source.is_file() else 0
     outputs = tmp_path / "outputs"
     outputs.mkdir()
-    result = streamcls("run", "--source", str(source), *MODEL_FLAGS, "--predictions", str(outputs / "p.jsonl"),
-                       "--output-video", str(outputs / "out.avi"), "--segments", str(outputs / "s.csv"))
+    result = run_cli("run", "--source", str(source), *MODEL_FLAGS, "--predictions", str(outputs / "p.jsonl"),
+                     "--output-video", str(outputs / "out.avi"), "--segments", str(outputs / "s.csv"))
     assert result.returncode == status, result.stderr
 
     lines = result.stderr.splitlines()

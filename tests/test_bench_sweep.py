@@ -9,9 +9,8 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from test_cli import streamcls
+from cli import run_cli
 from toyset import CLASSES, toy_images
-from videos import write_video
 
 from streamcls.config import load_config
 
@@ -33,7 +32,7 @@ def labelled_clip(tmp_path_factory):
 
 def test_sweep_measures_every_point_and_writes_every_output(toy_bundle, labelled_clip, tmp_path):
     _, bundle = toy_bundle
-    result = streamcls(
+    result = run_cli(
         "bench", "--model", str(bundle), "--sizes", "64,48x80", "--batch-sizes", "1,4",
         "--backends", "keras,tflite-int8", "--source", str(labelled_clip / "clip.avi"),
         "--segments", str(labelled_clip / "segments.csv"), "--repeats", "2", "--seconds", "0.1",
@@ -73,9 +72,9 @@ def test_sweep_measures_every_point_and_writes_every_output(toy_bundle, labelled
 
 
 def test_model_only_sweep_without_a_source(tmp_path):
-    result = streamcls("bench", "--weights", "none", "--alpha", "0.25", "--sizes", "32,40", "--batch-sizes", "2",
-                       "--backends", "keras,tflite", "--repeats", "2", "--seconds", "0.1", "--naive-frames", "3",
-                       "--report", str(tmp_path / "r.json"), "--target-fps", "1000000")
+    result = run_cli("bench", "--weights", "none", "--alpha", "0.25", "--sizes", "32,40", "--batch-sizes", "2",
+                     "--backends", "keras,tflite", "--repeats", "2", "--seconds", "0.1", "--naive-frames", "3",
+                     "--report", str(tmp_path / "r.json"), "--target-fps", "1000000")
     assert result.returncode == 0, result.stderr
     points = json.loads((tmp_path / "r.json").read_text())["points"]
     assert sorted((p["backend"], p["input_size"], p["mode"]) for p in points if p["mode"] == "model") == [
@@ -96,7 +95,7 @@ def test_model_only_sweep_without_a_source(tmp_path):
     ],
 )
 def test_bad_input_is_one_line(flag, value, message):
-    result = streamcls("bench", "--weights", "none", "--alpha", "0.25", "--sizes", "32", flag, value)
+    result = run_cli("bench", "--weights", "none", "--alpha", "0.25", "--sizes", "32", flag, value)
     assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("streamcls: error:")]
     assert len(errors) == 1 and message in errors[0], result.stderr
@@ -104,13 +103,13 @@ def test_bad_input_is_one_line(flag, value, message):
 
 
 def test_mixed_precision_needs_a_gpu():
-    result = streamcls("bench", "--weights", "none", "--alpha", "0.25", "--sizes", "32", "--mixed-precision")
+    result = run_cli("bench", "--weights", "none", "--alpha", "0.25", "--sizes", "32", "--mixed-precision")
     assert result.returncode == 2, result.stderr
     assert "--mixed-precision: float16 needs a GPU" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_int8_without_any_calibration_source_is_one_line():
-    result = streamcls("bench", "--weights", "none", "--alpha", "0.25", "--sizes", "32", "--backends", "tflite-int8",
-                       "--repeats", "1", "--seconds", "0.05")
+    result = run_cli("bench", "--weights", "none", "--alpha", "0.25", "--sizes", "32", "--backends", "tflite-int8",
+                     "--repeats", "1", "--seconds", "0.05")
     assert result.returncode == 2, result.stderr
     assert "tflite-int8 needs calibration frames" in result.stderr and "Traceback" not in result.stderr

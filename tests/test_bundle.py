@@ -7,9 +7,8 @@ import json
 import numpy as np
 import pytest
 from toyset import CLASSES, toy_images
-from trained import fresh
 
-from streamcls.config import HeadConfig, InputSize, ModelConfig, PreprocessConfig
+from streamcls.config import InputSize, ModelConfig, PreprocessConfig
 from streamcls.errors import BundleError, ConfigError, WeightsError
 from streamcls.model.bundle import MANIFEST, WEIGHTS, load_bundle, save_bundle
 from streamcls.model.load import load_model

@@ -2,36 +2,65 @@
 
 from __future__ import annotations
 
+import ast
 import json
-import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from cli import help_entries, run_cli
 
-
-def streamcls(*arguments, timeout=300):
-    # Downloads go to a closed loopback port: "offline" even on a machine with network.
-    environment = {**os.environ, "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
-    return subprocess.run(
-        [sys.executable, "-m", "streamcls", *arguments],
-        capture_output=True, text=True, timeout=timeout, env=environment,
-    )
+# Every subcommand, in the order --help lists them, with a phrase its help line must carry.
+COMMANDS = {
+    "model": "inspect or benchmark a classifier",
+    "bench": "sweep input size x batch size x backend",
+    "train": "train a classifier on your own classes",
+    "evaluate": "accuracy, confusion matrix, precision/recall on labelled data",
+    "demo": "run the pipeline on the bundled sample clip",
+    "export": "write a classifier as TFLite or SavedModel",
+    "run": "classify a camera, video file, stream or image folder",
+    "doctor": "check this machine for a run",
+}
+BACKENDS = ["keras", "tflite", "tflite-float16", "tflite-dynamic", "tflite-int8"]
 
 
 def test_help_lists_the_commands():
-    result = streamcls("--help")
-    assert result.returncode == 0
-    assert "model" in result.stdout
-    info_help = streamcls("model", "info", "--help")
+    result = run_cli("--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: streamcls ")
+    commands = help_entries(result.stdout, indent=4)
+    assert list(commands) == list(COMMANDS), result.stdout
+    for command, phrase in COMMANDS.items():
+        assert phrase in commands[command], f"{command}: {commands[command]!r}"
+    info_help = run_cli("model", "info", "--help")
+    assert info_help.returncode == 0, info_help.stderr
+    flags = {entry.split()[0]: text for entry, text in help_entries(info_help.stdout).items()}
     for flag in ("--model", "--input-size", "--alpha", "--config", "--weights"):
-        assert flag in info_help.stdout
+        assert flags.get(flag), f"model info --help lacks {flag} or its help line:\n{info_help.stdout}"
+
+
+def test_run_help_lists_its_options_and_backends():
+    result = run_cli("run", "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: streamcls run ")
+    options = help_entries(result.stdout)
+    assert "camera index (0), video file, rtsp:// or http(s):// URL, image folder" in options["--source SOURCE"]
+    assert "one record per frame" in options["--predictions PREDICTIONS"]
+    assert ".jsonl or .csv" in options["--predictions PREDICTIONS"]
+    assert "runs of one label" in options["--segments PATH"]
+    assert ".csv, .json or .jsonl" in options["--segments PATH"]
+    assert "annotated video" in options["--output-video OUTPUT_VIDEO"]
+    backend = [entry for entry in options if entry.startswith("--backend ")]
+    assert len(backend) == 1, options
+    assert backend[0].split(None, 1)[1].strip("{}").split(",") == BACKENDS
+    assert "inference runtime (default keras)" in options[backend[0]]
 
 
 def test_model_info_json_for_a_fresh_dense_head(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("model:\n  weights: none\n  head: {kind: dense, classes: [cat, dog]}\n")
-    result = streamcls("model", "info", "--config", str(config), "--alpha", "0.25", "--input-size", "96x128", "--json")
+    result = run_cli("model", "info", "--config", str(config), "--alpha", "0.25", "--input-size", "96x128", "--json")
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["input_size"] == "96x128" and info["alpha"] == 0.25
@@ -41,7 +70,7 @@ def test_model_info_json_for_a_fresh_dense_head(tmp_path):
 
 
 def test_model_info_text(tmp_path):
-    result = streamcls("model", "info", "--weights", "none", "--alpha", "0.25", "--input-size", "64")
+    result = run_cli("model", "info", "--weights", "none", "--alpha", "0.25", "--input-size", "64")
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(None, 1) for line in result.stdout.splitlines() if line.strip())
     assert lines["alpha"] == "0.25"
@@ -58,7 +87,7 @@ def test_model_info_with_a_bundle_at_another_size(tmp_path):
     loaded = load_model(ModelConfig(alpha=0.25, input_size=InputSize(96, 96), weights="none",
                                     head=HeadConfig(kind="dense", classes=("x", "y", "z"))))
     path = save_bundle(loaded.model, loaded.spec, tmp_path / "bundle")
-    result = streamcls("model", "info", "--model", str(path), "--input-size", "160x160", "--json")
+    result = run_cli("model", "info", "--model", str(path), "--input-size", "160x160", "--json")
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["input_size"] == "160x160" and info["classes"] == ["x", "y", "z"]
@@ -78,7 +107,7 @@ def test_model_info_with_a_bundle_at_another_size(tmp_path):
     ],
 )
 def test_errors_are_one_line_with_a_status(arguments, status, message):
-    result = streamcls("model", "info", *arguments)
+    result = run_cli("model", "info", *arguments)
     assert result.returncode == status, result.stderr
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("streamcls: error:")]
     assert len(error_lines) == 1 and message in error_lines[0]
@@ -86,14 +115,14 @@ def test_errors_are_one_line_with_a_status(arguments, status, message):
 
 
 def test_verbose_shows_the_traceback():
-    result = streamcls("model", "info", "--model", "no/such/bundle", "--verbose")
+    result = run_cli("model", "info", "--model", "no/such/bundle", "--verbose")
     assert result.returncode == 4
     assert "Traceback" in result.stderr
 
 
 def test_model_bench_prints_every_point_and_the_ratio():
-    result = streamcls("model", "bench", "--alpha", "0.25", "--sizes", "32,40x48", "--batch-sizes", "1,2",
-                       "--repeats", "1", "--seconds", "0.05")
+    result = run_cli("model", "bench", "--alpha", "0.25", "--sizes", "32,40x48", "--batch-sizes", "1,2",
+                     "--repeats", "1", "--seconds", "0.05")
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines()[1:]]
     assert [(row[0], row[1]) for row in rows] == [("32x32", "1"), ("32x32", "2"), ("40x48", "1"), ("40x48", "2")]
@@ -109,7 +138,7 @@ def test_model_bench_prints_every_point_and_the_ratio():
     ("--batch-sizes", "a,b", "expected whole numbers"),
 ])
 def test_model_bench_refuses_bad_points(flag, value, message):
-    result = streamcls("model", "bench", flag, value)
+    result = run_cli("model", "bench", flag, value)
     assert result.returncode == 2 and message in result.stderr
 
 
@@ -120,7 +149,7 @@ def test_model_bench_refuses_bad_points(flag, value, message):
     (["--backend", "nosuch"], "--backend: received 'nosuch'; expected one of keras, tflite"),
 ])
 def test_run_refuses_bad_flags_in_one_line(arguments, message):
-    result = streamcls("run", "--source", "clip.mp4", "--no-display", *arguments)
+    result = run_cli("run", "--source", "clip.mp4", "--no-display", *arguments)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("streamcls: error: ") and message in lines[0], lines
@@ -132,3 +161,20 @@ def test_importing_the_cli_imports_nothing_heavy():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_cli_runs_through_one_runner_and_test_modules_import_no_test_module():
+    """tests/cli.py alone starts ``python -m streamcls`` and builds the offline environment; helpers
+    shared by test modules live in helper modules, not in another test module."""
+    tests = Path(__file__).parent
+    runners, imports = [], []
+    for path in sorted(tests.rglob("*.py")):
+        text = path.read_text()
+        if path.name not in ("cli.py", Path(__file__).name) and ('"-m", "streamcls"' in text or "_proxy" in text.lower()):
+            runners.append(path.name)
+        for node in ast.walk(ast.parse(text)):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            imports += [f"{path.name}: {name}" for name in names if name.split(".")[-1].startswith("test_")]
+    assert runners == [], f"start the CLI with cli.run_cli / cli.start_cli / cli.offline_environment: {runners}"
+    assert imports == [], f"move the shared helper into a helper module: {imports}"

@@ -8,7 +8,7 @@ import json
 import time
 from pathlib import Path
 
-from test_cli import streamcls
+from cli import run_cli
 from videos import decode_all
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -32,7 +32,7 @@ def truth_of(segments_csv: Path) -> dict[int, str]:
 
 def test_demo_runs_offline_and_writes_both_outputs(tmp_path):
     started = time.monotonic()
-    result = streamcls("demo", "--output", str(tmp_path / "out"), "--no-display")
+    result = run_cli("demo", "--output", str(tmp_path / "out"), "--no-display")
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 120  # the goal is under a minute; this bounds the test, loosely
     rows = [json.loads(line) for line in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()]
@@ -59,14 +59,14 @@ def test_whole_loop_train_then_classify_an_unseen_clip(tmp_path):
     trained on), and check per-frame top-1 accuracy against its segments."""
     module = make_samples_module()
     module.make(tmp_path / "samples", per_class=80)  # the demo bundle's own recipe
-    result = streamcls("train", "--config", str(REPOSITORY / "configs" / "demo-train.yaml"),
-                       "--data", str(tmp_path / "samples" / "images"),
-                       "--segments", str(tmp_path / "samples" / "clips" / "train.csv"),
-                       "--output", str(tmp_path / "bundle"), timeout=900)
+    result = run_cli("train", "--config", str(REPOSITORY / "configs" / "demo-train.yaml"),
+                     "--data", str(tmp_path / "samples" / "images"),
+                     "--segments", str(tmp_path / "samples" / "clips" / "train.csv"),
+                     "--output", str(tmp_path / "bundle"), timeout=900)
     assert result.returncode == 0, result.stderr
     clip = tmp_path / "samples" / "clips" / "test.avi"
-    result = streamcls("run", "--source", str(clip), "--model", str(tmp_path / "bundle"), "--no-display",
-                       "--predictions", str(tmp_path / "p.jsonl"))
+    result = run_cli("run", "--source", str(clip), "--model", str(tmp_path / "bundle"), "--no-display",
+                     "--predictions", str(tmp_path / "p.jsonl"))
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
     truth = truth_of(tmp_path / "samples" / "clips" / "test.csv")

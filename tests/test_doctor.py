@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli import help_entries, run_cli
 
 from streamcls.config import InputSize, load_config
 from streamcls.doctor import (
@@ -283,21 +283,21 @@ def test_importing_doctor_stays_light():
     assert result.stdout.strip() == "[]"
 
 
-def streamcls(*arguments: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
-    return subprocess.run([sys.executable, "-m", "streamcls", *arguments], capture_output=True, text=True,
-                          timeout=300, env=environment, check=False)
+def test_cli_doctor_is_registered():
+    """The command exists: its absence is the regression these tests are here to catch, never a skip."""
+    commands = help_entries(run_cli("--help").stdout, indent=4)
+    assert "doctor" in commands, f"streamcls --help lists no doctor command: {sorted(commands)}"
+    assert "check this machine for a run" in commands["doctor"]
+    result = run_cli("doctor", "--help")
+    assert result.returncode == 0, result.stderr
+    options = {entry.split(",")[0].split()[0]: text for entry, text in help_entries(result.stdout).items()}
+    for flag in ("--config", "--source", "--json", "--verbose"):
+        assert options.get(flag), f"doctor --help lacks {flag} or its help line:\n{result.stdout}"
 
 
-@pytest.fixture(scope="module")
-def registered():
-    if "doctor" not in streamcls("--help").stdout:
-        pytest.skip("the doctor subcommand is not registered in streamcls/cli.py yet")
-
-
-def test_cli_doctor_json_status_and_masking(registered, tmp_path):
+def test_cli_doctor_json_status_and_masking(tmp_path):
     (tmp_path / "gpu.yaml").write_text("model: {weights: none}\ninference: {device: gpu}\n")
-    result = streamcls("doctor", "--config", str(tmp_path / "gpu.yaml"), "--source", SECRET_STREAM, "--json")
+    result = run_cli("doctor", "--config", str(tmp_path / "gpu.yaml"), "--source", SECRET_STREAM, "--json")
     assert result.returncode == 1, result.stderr
     assert "secret" not in result.stdout + result.stderr
     data = json.loads(result.stdout)
@@ -306,8 +306,8 @@ def test_cli_doctor_json_status_and_masking(registered, tmp_path):
     assert ("device" in problems) == (not data["environment"]["runtime"]["gpus"])
 
 
-def test_cli_doctor_config_error_is_status_2(registered, tmp_path):
-    result = streamcls("doctor", "--config", str(tmp_path / "missing.yaml"))
+def test_cli_doctor_config_error_is_status_2(tmp_path):
+    result = run_cli("doctor", "--config", str(tmp_path / "missing.yaml"))
     assert result.returncode == 2 and "does not exist" in result.stderr
 
 

@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from test_cli import streamcls
+from cli import run_cli
 from toyset import CLASSES, toy_images
 
 from streamcls.config import InputSize
-from streamcls.model.bundle import load_bundle
 from streamcls.model.backends.keras import Classifier
-from streamcls.preprocess import PreprocessSpec, preprocess_batch
+from streamcls.model.bundle import load_bundle
+from streamcls.preprocess import preprocess_batch
 
 
 def keras_probabilities(bundle, images, size=InputSize(64, 64)):
@@ -26,8 +26,8 @@ def test_tflite_export_matches_keras(toy_bundle, tmp_path, quantize, tolerance):
     from ai_edge_litert.interpreter import Interpreter
 
     _, bundle = toy_bundle
-    result = streamcls("export", str(bundle), "--format", "tflite", "--quantize", quantize, "--input-size", "64x64",
-                       "--output", str(tmp_path / "out"))
+    result = run_cli("export", str(bundle), "--format", "tflite", "--quantize", quantize, "--input-size", "64x64",
+                     "--output", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "labels.txt").read_text().splitlines() == list(CLASSES)
     manifest = json.loads((tmp_path / "out" / "streamcls-export.json").read_text())
@@ -48,8 +48,8 @@ def test_saved_model_export_matches_keras(toy_bundle, tmp_path):
     import tensorflow as tf
 
     _, bundle = toy_bundle
-    result = streamcls("export", str(bundle), "--format", "saved_model", "--input-size", "64x64",
-                       "--output", str(tmp_path / "sm"))
+    result = run_cli("export", str(bundle), "--format", "saved_model", "--input-size", "64x64",
+                     "--output", str(tmp_path / "sm"))
     assert result.returncode == 0, result.stderr
     images, _ = toy_images(5, seed=8)
     expected, batch = keras_probabilities(bundle, images)
@@ -62,14 +62,14 @@ def test_int8_export_needs_calibration_and_agrees(toy_bundle, tmp_path):
     import cv2
 
     _, bundle = toy_bundle
-    result = streamcls("export", str(bundle), "--format", "tflite", "--quantize", "int8", "--output", str(tmp_path / "q"))
+    result = run_cli("export", str(bundle), "--format", "tflite", "--quantize", "int8", "--output", str(tmp_path / "q"))
     assert result.returncode == 2 and "--quantize int8 needs --calibration" in result.stderr
     folder = tmp_path / "frames"
     folder.mkdir()
     for index, image in enumerate(toy_images(40, seed=2)[0]):
         cv2.imwrite(str(folder / f"{index:02d}.png"), image)
-    result = streamcls("export", str(bundle), "--format", "tflite", "--quantize", "int8", "--input-size", "96x96",
-                       "--calibration", str(folder), "--output", str(tmp_path / "q"))
+    result = run_cli("export", str(bundle), "--format", "tflite", "--quantize", "int8", "--input-size", "96x96",
+                     "--calibration", str(folder), "--output", str(tmp_path / "q"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "q" / "model.tflite").stat().st_size < 1_000_000  # int8: a quarter of float32
 
@@ -85,7 +85,7 @@ def test_export_refusals(toy_bundle, tmp_path, arguments, message):
     _, bundle = toy_bundle
     if "--output" not in arguments:
         arguments = [*arguments, "--output", str(tmp_path / "x")]
-    result = streamcls("export", str(bundle), *arguments)
+    result = run_cli("export", str(bundle), *arguments)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
 
@@ -94,6 +94,6 @@ def test_export_never_overwrites_a_folder_that_is_not_an_export(toy_bundle, tmp_
     _, bundle = toy_bundle
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    result = streamcls("export", str(bundle), "--format", "tflite", "--output", str(tmp_path / "mine"))
+    result = run_cli("export", str(bundle), "--format", "tflite", "--output", str(tmp_path / "mine"))
     assert result.returncode == 2 and "is not a streamcls export" in result.stderr
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"

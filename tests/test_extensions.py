@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli import offline_environment, run_cli
 from fakes import FakeClassifier, FakeSource, expected_class, frame_with_index
-from videos import write_video
 
 from streamcls.config import load_config
 from streamcls.errors import ConfigError, SinkError
@@ -230,11 +228,10 @@ def test_a_backend_of_the_users_own_through_the_api_and_the_cli(tmp_path):
         ["bright", "bright", "dark", "dark", "bright"]
 
     predictions = tmp_path / "p.jsonl"
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, "-m", "streamcls", "run", "--config", str(_small_model_config(tmp_path)),
-                             "--source", str(video), "--backend", "test_extensions:build_brightness",
-                             "--predictions", str(predictions)], capture_output=True, text=True, timeout=180,
-                            env=environment)
+    environment = offline_environment(PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    result = run_cli("run", "--config", _small_model_config(tmp_path), "--source", video,
+                     "--backend", "test_extensions:build_brightness", "--predictions", predictions,
+                     env=environment, timeout=180)
     assert result.returncode == 0, result.stderr
     assert [json.loads(line)["label"] for line in predictions.read_text().splitlines()] == \
         ["bright", "bright", "dark", "dark", "bright"]

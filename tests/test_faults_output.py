@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from cli import run_cli
 from faults import TINY_MODEL, Run, whole_records
-from test_cli import streamcls
 from videos import decode_all
 
 
@@ -90,9 +90,9 @@ def test_a_filling_disk_stops_the_run_while_every_file_can_still_be_closed(tmp_p
     folder = small_disk("small", "size=6m")
     config = tmp_path / "c.yaml"
     config.write_text("output:\n  min_free_mb: 2\n")
-    result = streamcls("run", "--source", str(noisy_clip), *TINY_MODEL, "--config", str(config),
-                       "--predictions", str(folder / "p.jsonl"), "--segments", str(folder / "s.json"),
-                       "--output-video", str(folder / "out.mp4"))
+    result = run_cli("run", "--source", str(noisy_clip), *TINY_MODEL, "--config", str(config),
+                     "--predictions", str(folder / "p.jsonl"), "--segments", str(folder / "s.json"),
+                     "--output-video", str(folder / "out.mp4"))
     assert result.returncode == 6, result.stderr
     error = one_error_line(result.stderr)
     assert f"output folder '{folder}' has" in error and "below output.min_free_mb (2); stopped after" in error
@@ -110,8 +110,8 @@ def test_a_full_disk_mid_write_leaves_whole_records(tmp_path, noisy_clip, small_
     folder = small_disk("tiny", "size=48k")
     config = tmp_path / "c.yaml"
     config.write_text("output:\n  min_free_mb: 0\n")
-    result = streamcls("run", "--source", str(noisy_clip), *TINY_MODEL, "--config", str(config),
-                       "--predictions", str(folder / "p.jsonl"))
+    result = run_cli("run", "--source", str(noisy_clip), *TINY_MODEL, "--config", str(config),
+                     "--predictions", str(folder / "p.jsonl"))
     assert result.returncode == 6, result.stderr
     error = one_error_line(result.stderr)
     assert "write failed (No space left on device); the" in error and "records before it are complete" in error

@@ -7,6 +7,7 @@ import logging
 
 import numpy as np
 import pytest
+from cli import run_cli
 from weightfiles import assert_layers_equal, keras_mobilenet, published_name, save_legacy_h5
 
 from streamcls.config import HeadConfig, InputSize, ModelConfig
@@ -116,9 +117,7 @@ def test_imagenet_head_needs_the_file_with_top(tmp_path):
 def test_cli_model_info_imagenet_offline_from_the_cache(keras_home):
     """A user who placed mobilenet_1_0_224_tf.h5 in the cache gets the classifier offline."""
     place_in_cache(keras_home, keras_mobilenet(1.0, 224, include_top=True), 1.0, 224, include_top=True)
-    from test_cli import streamcls
-
-    result = streamcls("model", "info", "--model", "imagenet", "--input-size", "240x320", "--json")
+    result = run_cli("model", "info", "--model", "imagenet", "--input-size", "240x320", "--json")
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["input_size"] == "240x320" and info["alpha"] == 1.0

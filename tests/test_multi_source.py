@@ -16,10 +16,10 @@ import pytest
 from fakes import FakeClassifier, FakeSource, expected_class
 from videos import write_video
 
-from streamcls.pipeline.batching import FairInbox
 from streamcls.config import Config, InferenceConfig, OutputConfig, ReconnectConfig, SourceConfig
 from streamcls.errors import SourceError
 from streamcls.pipeline import Pipeline
+from streamcls.pipeline.batching import FairInbox
 
 
 def config(batch_size=4, max_wait_ms=20.0, fairness="round_robin", attempts=3, **output):

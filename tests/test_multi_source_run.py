@@ -9,8 +9,8 @@ import statistics
 import time
 
 import pytest
-from faults import TINY_MODEL, Run, line_count, whole_records
 from fakes import FakeClassifier
+from faults import TINY_MODEL, Run, line_count, whole_records
 from rtsp import RtspServer, free_port, needs_server
 from videos import decode_all, write_video
 

@@ -9,11 +9,11 @@ import os
 import pty
 import select
 import struct
-import subprocess
 import sys
 import termios
 import time
 
+from cli import offline_environment, start_cli
 from videos import write_video
 
 from streamcls.commands import progress as progress_module
@@ -67,11 +67,8 @@ def test_run_on_a_pseudo_terminal_draws_the_bar(tmp_path):
     controller, terminal = pty.openpty()
     # A fresh pseudo terminal is 0 columns wide, on which tqdm draws nothing: size it like a real one.
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    environment = {**os.environ, "https_proxy": "http://127.0.0.1:9", "COLUMNS": "120"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamcls", "run", "--source", str(video), "--weights", "none",
-         "--alpha", "0.25", "--input-size", "32x32", "--no-display"],
-        stdout=subprocess.PIPE, stderr=terminal, env=environment)
+    process = start_cli("run", "--source", video, "--weights", "none", "--alpha", "0.25", "--input-size", "32x32",
+                        "--no-display", stderr=terminal, text=False, env=offline_environment(COLUMNS="120"))
     os.close(terminal)
     output = b""
     deadline = time.monotonic() + 120

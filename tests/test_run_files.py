@@ -6,17 +6,25 @@ import csv
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import streamcls
+from cli import run_cli, start_cli
+from needs import needs
 from videos import decode_all, write_video
 from weightfiles import calibrate_batch_norm
 
-from streamcls.config import Config, HeadConfig, InferenceConfig, InputSize, ModelConfig, OutputConfig, PostprocessConfig, SourceConfig
+from streamcls.config import (
+    Config,
+    HeadConfig,
+    InferenceConfig,
+    InputSize,
+    ModelConfig,
+    OutputConfig,
+    PostprocessConfig,
+    SourceConfig,
+)
 from streamcls.model.backends.keras import Classifier
 from streamcls.model.load import load_model
 from streamcls.pipeline import Pipeline
@@ -45,8 +53,8 @@ def test_every_frame_once_in_both_outputs(tmp_path, name, count, size, codec):
     video = write_video(tmp_path / name, count, size, codec=codec)
     decoded = decode_all(video)
     assert len(decoded) == count
-    result = streamcls("run", "--source", str(video), *MODEL_FLAGS, "--batch-size", "4",
-                       "--predictions", str(tmp_path / "p.jsonl"), "--output-video", str(tmp_path / "out.mp4"))
+    result = run_cli("run", "--source", str(video), *MODEL_FLAGS, "--batch-size", "4",
+                     "--predictions", str(tmp_path / "p.jsonl"), "--output-video", str(tmp_path / "out.mp4"))
     assert result.returncode == 0, result.stderr
     rows = records(tmp_path / "p.jsonl")
     assert [row["frame_index"] for row in rows] == list(range(count))
@@ -60,7 +68,7 @@ def test_every_frame_once_in_both_outputs(tmp_path, name, count, size, codec):
 
 def test_csv_predictions(tmp_path):
     video = write_video(tmp_path / "clip.mp4", 9)
-    result = streamcls("run", "--source", str(video), *MODEL_FLAGS, "--predictions", str(tmp_path / "p.csv"))
+    result = run_cli("run", "--source", str(video), *MODEL_FLAGS, "--predictions", str(tmp_path / "p.csv"))
     assert result.returncode == 0, result.stderr
     with open(tmp_path / "p.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -76,7 +84,7 @@ def test_image_folder_skips_non_images(tmp_path):
     for index in range(5):
         cv2.imwrite(str(folder / f"{index:03d}.png"), np.full((30, 40, 3), index * 40, np.uint8))
     (folder / "notes.txt").write_text("not an image")
-    result = streamcls("run", "--source", str(folder), *MODEL_FLAGS, "--predictions", str(tmp_path / "p.jsonl"))
+    result = run_cli("run", "--source", str(folder), *MODEL_FLAGS, "--predictions", str(tmp_path / "p.jsonl"))
     assert result.returncode == 0, result.stderr
     assert [row["frame_index"] for row in records(tmp_path / "p.jsonl")] == list(range(5))
     assert "skipped     1 non-image files" in result.stdout
@@ -94,7 +102,7 @@ def test_bad_sources_are_one_line_errors(tmp_path, name, content, status, messag
     path = tmp_path / name
     if content is not None:
         path.write_bytes(content)
-    result = streamcls("run", "--source", str(path), *MODEL_FLAGS)
+    result = run_cli("run", "--source", str(path), *MODEL_FLAGS)
     assert result.returncode == status, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("streamcls: error:")]
     assert len(errors) == 1 and message.format(path=path) in errors[0]
@@ -109,8 +117,8 @@ def test_truncated_file_is_processed_up_to_the_damage_then_reported(tmp_path, na
     cut.write_bytes(data[: len(data) // 2])
     decodable = len(decode_all(cut))
     assert 0 < decodable < 40
-    result = streamcls("run", "--source", str(cut), *MODEL_FLAGS, "--predictions", str(tmp_path / "p.jsonl"),
-                       "--output-video", str(tmp_path / "out.avi"))
+    result = run_cli("run", "--source", str(cut), *MODEL_FLAGS, "--predictions", str(tmp_path / "p.jsonl"),
+                     "--output-video", str(tmp_path / "out.avi"))
     assert result.returncode == 5, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("streamcls: error:")]
     assert len(errors) == 1 and f"ended after {decodable} of the 40 frames" in errors[0], result.stderr
@@ -127,14 +135,14 @@ def test_valid_container_with_no_frames_is_a_one_line_error(tmp_path):
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 48))
     writer.release()  # a well-formed AVI header, no frames
     assert path.stat().st_size > 0 and cv2.VideoCapture(str(path)).isOpened()
-    result = streamcls("run", "--source", str(path), *MODEL_FLAGS)
+    result = run_cli("run", "--source", str(path), *MODEL_FLAGS)
     assert result.returncode == 5, result.stderr
     assert "holds no decodable frame (0 frames)" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_missing_output_folder_fails_before_the_model_loads(tmp_path):
     video = write_video(tmp_path / "clip.mp4", 3)
-    result = streamcls("run", "--source", str(video), *MODEL_FLAGS, "--predictions", str(tmp_path / "no" / "p.jsonl"))
+    result = run_cli("run", "--source", str(video), *MODEL_FLAGS, "--predictions", str(tmp_path / "no" / "p.jsonl"))
     assert result.returncode == 6
     assert "folder" in result.stderr and "does not exist" in result.stderr
 
@@ -162,13 +170,13 @@ def test_predictions_equal_plain_keras(tmp_path):
     assert np.abs(expected[0] - expected[-1]).max() > 1e-3
 
 
-@pytest.mark.skipif(not SHARED_VIDEO.is_file(), reason="the shared recording ../shared/media/walkers-720p.avi is absent")
+@needs(SHARED_VIDEO.is_file(), f"the shared recording ../shared/media/walkers-720p.avi is absent ({SHARED_VIDEO})")
 def test_real_recording_whose_header_lies(tmp_path):
     """The AVI holds two packets per picture: its header says 682 frames at 50 fps, it has 341 at 25."""
     import cv2
 
-    result = streamcls("run", "--source", str(SHARED_VIDEO), *MODEL_FLAGS, "--batch-size", "8",
-                       "--predictions", str(tmp_path / "p.jsonl"), "--output-video", str(tmp_path / "out.mp4"))
+    result = run_cli("run", "--source", str(SHARED_VIDEO), *MODEL_FLAGS, "--batch-size", "8",
+                     "--predictions", str(tmp_path / "p.jsonl"), "--output-video", str(tmp_path / "out.mp4"))
     assert result.returncode == 0, result.stderr
     rows = records(tmp_path / "p.jsonl")
     assert [row["frame_index"] for row in rows] == list(range(341))
@@ -198,7 +206,7 @@ def test_video_sink_pads_odd_frames_and_scales_a_size_change(tmp_path):
 
 
 def test_missing_camera_is_a_one_line_error():
-    result = streamcls("run", "--source", "9", *MODEL_FLAGS)
+    result = run_cli("run", "--source", "9", *MODEL_FLAGS)
     assert result.returncode == 5, result.stderr
     assert "streamcls: error: camera 9 cannot be opened" in result.stderr
     assert "Traceback" not in result.stderr
@@ -209,11 +217,8 @@ def test_sigterm_mid_run_leaves_complete_outputs(tmp_path):
     import time
 
     video = write_video(tmp_path / "long.mp4", 400, fps=25)
-    environment = {**os.environ, "https_proxy": "http://127.0.0.1:9"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamcls", "run", "--source", str(video), *MODEL_FLAGS, "--realtime",
-         "--predictions", str(tmp_path / "p.jsonl"), "--output-video", str(tmp_path / "out.mp4")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    process = start_cli("run", "--source", video, *MODEL_FLAGS, "--realtime",
+                        "--predictions", tmp_path / "p.jsonl", "--output-video", tmp_path / "out.mp4")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until records are being written
         if (tmp_path / "p.jsonl").exists() and (tmp_path / "p.jsonl").stat().st_size > 2000:
@@ -233,11 +238,11 @@ def test_sigterm_mid_run_leaves_complete_outputs(tmp_path):
 @pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine may have a GPU")
 def test_device_choice_reaches_the_run(tmp_path):
     video = write_video(tmp_path / "clip.mp4", 3)
-    result = streamcls("run", "--source", str(video), *MODEL_FLAGS, "--device", "gpu")
+    result = run_cli("run", "--source", str(video), *MODEL_FLAGS, "--device", "gpu")
     assert result.returncode == 4, result.stderr  # this machine has no GPU
     errors = [line for line in result.stderr.splitlines() if line.startswith("streamcls: error:")]
     assert len(errors) == 1 and "device 'gpu' was requested but TensorFlow sees no GPU" in errors[0]
     assert "--device cpu" in errors[0] and "Traceback" not in result.stderr
-    result = streamcls("run", "--source", str(video), *MODEL_FLAGS, "--device", "auto")
+    result = run_cli("run", "--source", str(video), *MODEL_FLAGS, "--device", "auto")
     assert result.returncode == 0, result.stderr
     assert "device /CPU:0" in result.stdout  # auto fell back to the CPU, and says so

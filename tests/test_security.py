@@ -12,11 +12,9 @@ import base64
 import io
 import json
 import logging
-import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -25,6 +23,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
+from cli import offline_environment, run_cli, start_cli
 from rtsp import RtspServer, free_port, needs_server
 
 from streamcls.errors import BundleError, ConfigError, WeightsError
@@ -181,11 +180,9 @@ def test_bench_report_masks_a_credentialed_source(tmp_path):
 
 def _streamcls(arguments, folder: Path, name: str, extra_env=None) -> subprocess.Popen:
     """Start ``python -m streamcls ARGUMENTS`` with stdout and stderr in ``folder``."""
-    environment = {**os.environ, "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
-                   **(extra_env or {})}
     with (folder / f"{name}.stdout").open("wb") as stdout, (folder / f"{name}.stderr").open("wb") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "streamcls", *map(str, arguments)],
-                                   stdout=stdout, stderr=stderr, env=environment, cwd=folder)
+        process = start_cli(*arguments, stdout=stdout, stderr=stderr, cwd=folder,
+                            env=offline_environment(**(extra_env or {})))
     process.name = name  # type: ignore[attr-defined]
     return process
 
@@ -326,8 +323,7 @@ def test_yaml_python_tags_are_refused_and_never_run(tmp_path):
         load_config(config)
     message = str(refused.value)
     assert "\n" not in message and "python/object/apply:os.system" in message and str(config) in message
-    result = subprocess.run([sys.executable, "-m", "streamcls", "model", "info", "--config", str(config)],
-                            check=False, capture_output=True, text=True, timeout=60)
+    result = run_cli("model", "info", "--config", config, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("streamcls: error: config file")
     assert not marker.exists()

@@ -10,15 +10,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_cli import streamcls
+from cli import run_cli
 from videos import decode_all
 
 from streamcls.config import HysteresisConfig, PostprocessConfig, load_config
 from streamcls.errors import ConfigError, SinkError
 from streamcls.frames import Classified, Frame, Prediction
+from streamcls.outputs.segments import SegmentsSink
 from streamcls.postprocess import Postprocessor
 from streamcls.postprocess.segments import SegmentTracker
-from streamcls.outputs.segments import SegmentsSink
 from streamcls.postprocess.temporal import EmaSmoother, Hysteresis, WindowSmoother
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -232,9 +232,9 @@ def test_run_writes_steady_segments_on_a_clip_with_known_segments(tmp_path):
     config = tmp_path / "steady.yaml"
     config.write_text("postprocess:\n  smoothing: ema\n  ema_alpha: 0.5\n  hysteresis:\n    margin: 0.2\n"
                       "    frames: 3\n")
-    result = streamcls("run", "--model", str(REPOSITORY / "samples" / "demo-bundle"), "--source", str(clip),
-                       "--config", str(config), "--no-display", "--predictions", str(tmp_path / "p.jsonl"),
-                       "--segments", str(tmp_path / "segments.json"))
+    result = run_cli("run", "--model", str(REPOSITORY / "samples" / "demo-bundle"), "--source", str(clip),
+                     "--config", str(config), "--no-display", "--predictions", str(tmp_path / "p.jsonl"),
+                     "--segments", str(tmp_path / "segments.json"))
     assert result.returncode == 0, result.stderr
     assert "segments    6 runs of one label" in result.stdout
     rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]

@@ -6,17 +6,17 @@ import json
 
 import numpy as np
 import pytest
-from test_cli import streamcls
+from cli import run_cli
 from toyset import toy_images
 from videos import decode_all, write_video
 
 from streamcls.config import InferenceConfig, InputSize
 from streamcls.errors import ConfigError
 from streamcls.model.backends import build_classifier_for, measure_agreement
-from streamcls.model.bundle import load_bundle
 from streamcls.model.backends.keras import Classifier
-from streamcls.model.convert import cache_folder, converted_model, split_calibration
 from streamcls.model.backends.litert import LiteClassifier
+from streamcls.model.bundle import load_bundle
+from streamcls.model.convert import cache_folder, converted_model, split_calibration
 from streamcls.preprocess import PreprocessSpec, preprocess_batch
 from streamcls.sources.sample import sample_frames
 
@@ -130,9 +130,9 @@ def test_run_with_the_int8_backend(toy_bundle, tmp_path):
     """End to end: `streamcls run --backend tflite-int8` calibrates on the file it runs on."""
     _, path = toy_bundle
     video = write_video(tmp_path / "clip.avi", 30, (96, 96), codec="MJPG")
-    result = streamcls("run", "--source", str(video), "--model", str(path), "--input-size", "96x96",
-                       "--no-display", "--backend", "tflite-int8", "--threads", "2",
-                       "--predictions", str(tmp_path / "p.jsonl"))
+    result = run_cli("run", "--source", str(video), "--model", str(path), "--input-size", "96x96",
+                     "--no-display", "--backend", "tflite-int8", "--threads", "2",
+                     "--predictions", str(tmp_path / "p.jsonl"))
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
     assert [row["frame_index"] for row in rows] == list(range(30))

@@ -7,7 +7,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from test_cli import streamcls
+from cli import offline_environment, run_cli, start_cli
 from toyset import CLASSES, toy_images
 from videos import write_video
 
@@ -124,9 +124,9 @@ def test_train_then_evaluate_end_to_end(tmp_path):
     config = tmp_path / "train.yaml"
     config.write_text("train:\n  epochs: 2\n  fine_tune_blocks: 13\n  fine_tune_epochs: 12\n"
                       "  fine_tune_learning_rate: 0.002\n  batch_size: 16\n  patience: 12\n  sample_fps: 10\n")
-    result = streamcls("train", "--config", str(config), "--data", str(data), "--segments", str(segments),
-                       "--weights", "none", "--alpha", "0.25", "--input-size", "64x64", "--output", str(tmp_path / "b"),
-                       timeout=900)
+    result = run_cli("train", "--config", str(config), "--data", str(data), "--segments", str(segments),
+                     "--weights", "none", "--alpha", "0.25", "--input-size", "64x64", "--output", str(tmp_path / "b"),
+                     timeout=900)
     assert result.returncode == 0, result.stderr
     assert "head epoch 1/2" in result.stderr and "fine-tune epoch 1/12" in result.stderr
     report = json.loads((tmp_path / "b" / "training" / "metrics.json").read_text())
@@ -139,18 +139,18 @@ def test_train_then_evaluate_end_to_end(tmp_path):
     assert trained["best_epoch"].split(" epoch ")[0] in ("head", "fine-tune")
     assert not list(tmp_path.glob(".b.*"))  # the on-disk checkpoint is gone once the bundle is written
     unseen = picture_folder(tmp_path / "unseen", 60, seed=42)
-    result = streamcls("evaluate", str(tmp_path / "b"), "--data", str(unseen), "--report", str(tmp_path / "eval"))
+    result = run_cli("evaluate", str(tmp_path / "b"), "--data", str(unseen), "--report", str(tmp_path / "eval"))
     assert result.returncode == 0, result.stderr
     accuracy = json.loads((tmp_path / "eval" / "metrics.json").read_text())["accuracy"]
     assert accuracy >= 0.85, result.stdout
 
 
 def test_train_refusals_are_one_line(tmp_path):
-    result = streamcls("train", "--output", str(tmp_path / "b"), "--weights", "none")
+    result = run_cli("train", "--output", str(tmp_path / "b"), "--weights", "none")
     assert result.returncode == 2 and "train: no data; pass --data FOLDER" in result.stderr
-    result = streamcls("train", "--data", str(tmp_path / "none"), "--output", str(tmp_path / "b"), "--weights", "none")
+    result = run_cli("train", "--data", str(tmp_path / "none"), "--output", str(tmp_path / "b"), "--weights", "none")
     assert result.returncode == 2 and "is not a folder" in result.stderr
-    result = streamcls("train", "--data", str(tmp_path), "--output", str(tmp_path / "b"), "--epochs", "0")
+    result = run_cli("train", "--data", str(tmp_path), "--output", str(tmp_path / "b"), "--epochs", "0")
     assert result.returncode == 2 and "train.epochs: received 0" in result.stderr
 
 
@@ -164,17 +164,13 @@ def test_gather_uses_explicit_validation_folder(tmp_path):
 
 def test_interrupted_training_writes_the_best_epoch_so_far(tmp_path):
     """SIGINT (or SIGTERM) mid-training: status 130, and a bundle from the best epoch so far, not nothing."""
-    import os
     import signal
-    import subprocess
-    import sys
     import time
 
     data = picture_folder(tmp_path / "data", 30, seed=1)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamcls", "train", "--data", str(data), "--weights", "none", "--alpha", "0.25",
-         "--input-size", "32x32", "--epochs", "500", "--batch-size", "8", "--output", str(tmp_path / "b")],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = start_cli("train", "--data", data, "--weights", "none", "--alpha", "0.25", "--input-size", "32x32",
+                        "--epochs", "500", "--batch-size", "8", "--output", tmp_path / "b",
+                        env=offline_environment(PYTHONUNBUFFERED="1"))
     deadline = time.monotonic() + 240
     lines = []
     try:

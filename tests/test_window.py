@@ -9,18 +9,19 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
+from cli import offline_environment, run_cli, start_cli
+from needs import needs
 from videos import decode_all, write_video
 
 from streamcls.outputs.window import display_available, x_server_answers
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("Xvfb") and shutil.which("xdotool")),
-    reason="needs Xvfb and xdotool (apt-get install xvfb xdotool; .ci/run installs them)",
+pytestmark = needs(
+    shutil.which("Xvfb") and shutil.which("xdotool"),
+    "needs Xvfb and xdotool (apt-get install xvfb xdotool; .ci/run installs them)",
 )
 MODEL_FLAGS = ["--weights", "none", "--alpha", "0.25", "--input-size", "32x32"]
 
@@ -50,11 +51,8 @@ def xdotool(display: str, *arguments: str) -> str:
 
 def start_run(tmp_path, display: str, frames: int = 2000) -> subprocess.Popen:
     video = write_video(tmp_path / "long.avi", frames, (160, 120), codec="MJPG", fps=25)
-    environment = {**os.environ, "DISPLAY": display, "https_proxy": "http://127.0.0.1:9"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "streamcls", "run", "--source", str(video), *MODEL_FLAGS, "--realtime",
-         "--predictions", str(tmp_path / "p.jsonl"), "--output-video", str(tmp_path / "out.avi")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    return start_cli("run", "--source", video, *MODEL_FLAGS, "--realtime", "--predictions", tmp_path / "p.jsonl",
+                     "--output-video", tmp_path / "out.avi", env=offline_environment(DISPLAY=display))
 
 
 def wait_for_window(display: str, tmp_path, process: subprocess.Popen) -> str:
@@ -97,11 +95,8 @@ def test_key_in_the_window_stops_the_run_cleanly(tmp_path, display, key):
 
 def test_stale_display_carries_on_headless(tmp_path):
     video = write_video(tmp_path / "clip.avi", 12, (64, 48), codec="MJPG")
-    environment = {**os.environ, "DISPLAY": ":987", "https_proxy": "http://127.0.0.1:9"}
-    result = subprocess.run(
-        [sys.executable, "-m", "streamcls", "run", "--source", str(video), *MODEL_FLAGS,
-         "--predictions", str(tmp_path / "p.jsonl")],
-        capture_output=True, text=True, env=environment, timeout=120)
+    result = run_cli("run", "--source", video, *MODEL_FLAGS, "--predictions", tmp_path / "p.jsonl",
+                     env=offline_environment(DISPLAY=":987"), timeout=120)
     assert result.returncode == 0, result.stderr
     notes = [line for line in result.stderr.splitlines() if "no window" in line]
     assert notes == ["streamcls: no window: DISPLAY=:987 is set but no X server answers there; carrying on headless"]
