@@ -58,6 +58,7 @@ from streamcls.config import (
     SourceConfig,
 )
 from streamcls.errors import EndOfStream, StreamLost
+from streamcls.frames import Decoded
 from streamcls.sources import FrameSource, SourceSpec
 
 FRAME_SIZE = (640, 360)  # width, height: a typical IP camera's sub-stream
@@ -141,7 +142,7 @@ class SyntheticLiveSource:
     Example::
 
         with SyntheticLiveSource(fps=300, frames=1000, lose_every=100) as source:
-            image, position_ms = source.read()
+            decoded = source.read()
     """
 
     def __init__(self, fps: float = 300.0, frames: int | None = None, seconds: float | None = None,
@@ -167,7 +168,7 @@ class SyntheticLiveSource:
         self._paced = 0
         self._last_lost = -1
 
-    def read(self) -> tuple[np.ndarray, float | None]:
+    def read(self) -> Decoded:
         if self.closed:
             raise EndOfStream()
         now = time.monotonic()
@@ -188,7 +189,7 @@ class SyntheticLiveSource:
             self._clock_start, self._paced = now, 0
         self._paced += 1
         self.delivered += 1
-        return np.roll(self._picture, (index * 4) % self._picture.shape[1], axis=1), None
+        return Decoded(np.roll(self._picture, (index * 4) % self._picture.shape[1], axis=1))
 
     def reopen(self) -> None:
         self.reopens += 1
@@ -213,7 +214,7 @@ def write_clip(path: str | Path, frames: int = 30, size: tuple[int, int] = (320,
         raise RuntimeError(f"OpenCV cannot write MJPG to {path}")
     source = SyntheticLiveSource(fps=1e6, size=size)
     for _ in range(frames):
-        writer.write(source.read()[0])
+        writer.write(source.read().image)
     writer.release()
     return Path(path)
 

@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from streamcls.commands import bench, demo, doctor, evaluate, export, model, run, train
 from streamcls.errors import StreamclsError
+from streamcls.quiet import debug_requested, set_native_log_levels
 from streamcls.redact import install_log_redaction, limit_native_logging, redact
 
 logger = logging.getLogger("streamcls")
@@ -43,15 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     native_notes = limit_native_logging(os.environ)  # before cv2 is imported and reads them
     parser = _parser()
     arguments = parser.parse_args(argv)
+    arguments.verbose = arguments.verbose or debug_requested(os.environ)
+    set_native_log_levels(os.environ, arguments.verbose)  # still before cv2 and TensorFlow load
     logging.basicConfig(
         level=logging.DEBUG if arguments.verbose else logging.INFO,
         format="streamcls: %(message)s",
     )
     install_log_redaction()  # on the handlers: they see every logger's records (see RedactFilter)
+    # Libraries' Python warnings ("`shuffle=True` was passed, but will be ignored") are for
+    # developers: logged as streamcls lines, shown with --verbose only.
+    logging.captureWarnings(True)
+    if not arguments.verbose:
+        logging.getLogger("py.warnings").setLevel(logging.ERROR)
     for note in native_notes:
         logger.warning("%s", note)
-    if arguments.verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
     try:
         return int(arguments.handler(arguments) or 0)
     except StreamclsError as error:

@@ -1,6 +1,6 @@
 """Every type that travels between stages, one direction only.
 
-``FrameSource -> Frame -> preprocess -> classifier -> Classified -> postprocess
+``FrameSource -> Decoded -> Frame -> preprocess -> classifier -> Classified -> postprocess
 -> Prediction -> overlay -> sinks``. All frozen: a stage never changes what an
 earlier stage produced. ``Gap`` records a live stream's silence, ``StreamState``
 what a source's capture is doing, and ``END`` closes every queue between stages.
@@ -33,13 +33,28 @@ class StreamState(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class Decoded:
+    """What a source's ``read`` returns: one picture and where it is in the source.
+
+    ``position_ms`` is the position in a video file (``None`` for cameras, streams
+    and pictures); ``name`` is a picture's path relative to its folder or glob root,
+    with ``/`` separators (``"sub dir/été 2.png"``; ``None`` for videos, cameras and streams).
+    """
+
+    image: np.ndarray
+    position_ms: float | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class Frame:
     """One decoded picture and where it came from.
 
     ``index`` counts from 0 in decode order for this source (it keeps counting
     across a reconnect, so a gap in indices is a gap in the stream);
     ``captured_at`` is ``time.monotonic()`` when the decoder returned it;
-    ``position_ms`` is the position in a file (``None`` for cameras/streams).
+    ``position_ms`` is the position in a file (``None`` for cameras/streams);
+    ``name`` the picture's path in an image folder (see :class:`Decoded`).
     """
 
     image: np.ndarray
@@ -48,6 +63,7 @@ class Frame:
     captured_at: float
     position_ms: float | None = None
     gap_before_ms: float | None = None  # the first frame after a dropped stream came back
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,7 @@ class Prediction:
     timings: dict[str, float] = field(default_factory=dict)
     captured_at: float | None = None  # time.monotonic() when the frame was decoded
     gap_before_ms: float | None = None  # how long the stream delivered nothing before this frame
+    name: str | None = None  # the picture's path in an image folder (``Decoded.name``); None for videos
 
     @property
     def shown_label(self) -> str:
@@ -89,10 +106,11 @@ class Prediction:
         return self.score if self.smoothed_score is None else self.smoothed_score
 
     def as_record(self) -> dict[str, object]:
-        """The JSON Lines / CSV record of this prediction."""
+        """The JSON Lines / CSV record of this prediction (``file``: the picture's name, or None)."""
         return {
             "source": self.source_id,
             "frame_index": self.frame_index,
+            "file": self.name,
             "position_ms": None if self.position_ms is None else round(self.position_ms, 3),
             "label": self.label,
             "score": round(self.score, 6),

@@ -15,6 +15,7 @@ import numpy as np
 
 from streamcls.config import InputSize, PreprocessConfig
 from streamcls.errors import EndOfStream, SourceOpenError, StreamLost
+from streamcls.frames import Decoded
 from streamcls.model.build import ModelSpec
 from streamcls.preprocess import PreprocessSpec
 from streamcls.sources import SourceSpec
@@ -72,7 +73,7 @@ class FakeSource:
         image = frame_with_index(self._next, tag=self.tag)
         position = self._next * 40.0 if not self.spec.live else None
         self._next += 1
-        return image, position
+        return Decoded(image, position)
 
     def reopen(self):
         self.reopens += 1

@@ -57,7 +57,7 @@ def frames_from_segments(video: str, segments_path: str, limit: int) -> tuple[li
         index = 0
         while True:
             try:
-                image, _ = source.read()
+                image = source.read().image
             except (EndOfStream, SourceError):
                 break
             label = label_at(segments, resolved, index, source.fps)

@@ -7,6 +7,8 @@ from typing import Any
 
 from streamcls.redact import redact_data
 
+SKIPPED_NAMED = 5  # skipped pictures named in the summary; the JSON summary names them all
+
 
 def print_summary(summary: Any, interrupted: bool) -> None:
     """Print a :class:`streamcls.pipeline.summary.RunSummary` as aligned lines."""
@@ -56,7 +58,10 @@ def print_summary(summary: Any, interrupted: bool) -> None:
     if summary.segments is not None:
         lines.append(f"segments    {summary.segments} runs of one label")
     if summary.skipped_files:
-        lines.append(f"skipped     {len(summary.skipped_files)} non-image files")
+        skipped = summary.skipped_files
+        named = ", ".join(skipped[:SKIPPED_NAMED])
+        more = f" and {len(skipped) - SKIPPED_NAMED} more" if len(skipped) > SKIPPED_NAMED else ""
+        lines.append(f"skipped     {len(skipped)} non-image files: {named}{more}")
     for line in lines:
         print(line)
 

@@ -15,14 +15,16 @@ from streamcls.errors import DeviceError
 
 def import_tensorflow() -> Any:
     """Import TensorFlow quietly (its C++ start-up chatter is not for our users)."""
-    # Level 3 also hides "failed call to cuInit" on machines without a GPU; --verbose lowers it.
+    # Level 3 also hides "failed call to cuInit" on machines without a GPU; --verbose lowers it
+    # (the CLI sets it before anything loads: streamcls.quiet.set_native_log_levels).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0":
-        import tensorflow
+    if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] != "3":
+        import tensorflow  # a level the user chose (or --verbose): they see what it lets through
 
         return tensorflow
     # TensorFlow's C++ start-up lines ("oneDNN custom operations are on", "Could not
-    # find cuda drivers") ignore TF_CPP_MIN_LOG_LEVEL: silence them for the import only.
+    # find cuda drivers") come before its logging reads TF_CPP_MIN_LOG_LEVEL: silence them
+    # for the import only.
     from streamcls.quiet import quiet_native_stderr
 
     with quiet_native_stderr():

@@ -32,6 +32,7 @@ class PredictionsSink:
     CSV_FIELDS = [
         "source",
         "frame_index",
+        "file",
         "position_ms",
         "label",
         "score",

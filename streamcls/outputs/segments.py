@@ -35,7 +35,18 @@ class SegmentsSink:
     def from_settings(cls, settings: SinkSettings) -> SegmentsSink:
         return cls(settings.required_path(), settings.postprocess.segments_max_gap_s)
 
-    FIELDS = ["source", "label", "start_frame", "end_frame", "start_s", "end_s", "frames", "mean_score"]
+    FIELDS = [
+        "source",
+        "label",
+        "start_frame",
+        "end_frame",
+        "first_file",
+        "last_file",
+        "start_s",
+        "end_s",
+        "frames",
+        "mean_score",
+    ]
     REWRITE_INTERVAL_S = 1.0
 
     def __init__(self, path: str | Path, max_gap_s: float = 2.0):

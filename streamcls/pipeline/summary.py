@@ -28,7 +28,7 @@ class SourceSummary:
     reconnects: int
     gaps: tuple[Gap, ...] = ()
     discarded_before_start: int = 0
-    skipped_files: tuple[str, ...] = ()
+    skipped_files: tuple[str, ...] = ()  # an image source's skipped files, by name (see ImageFolderSource)
     error: str | None = None
 
 
@@ -104,7 +104,12 @@ def summarize(
         reconnects=sum(source.reconnects for source in sources),
         gaps=tuple(gap for source in sources for gap in source.gaps),
         video_codec=next((video.codec for video in videos if video.codec), None),
-        skipped_files=tuple(name for source in sources for name in source.skipped_files),
+        # Names are relative to their own folder: with several sources, each says whose it is.
+        skipped_files=tuple(
+            name if len(sources) == 1 else f"{source.source_id}: {name}"
+            for source in sources
+            for name in source.skipped_files
+        ),
         segments=sum(len(sink.closed) for sink in segments) if segments else None,
         error=error,
         notes=notes,

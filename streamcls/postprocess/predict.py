@@ -61,4 +61,5 @@ class Postprocessor:
             },
             captured_at=frame.captured_at,
             gap_before_ms=frame.gap_before_ms,
+            name=frame.name,
         )

@@ -5,7 +5,9 @@ segments files ``streamcls train`` and ``bench`` read: a run ends where the
 next one starts. Times are positions in the file for files, and seconds since
 the source's first frame for cameras and streams. A live source that delivers
 nothing for longer than ``max_gap_s`` (a dropped stream being reconnected)
-ends the current run at its last frame; the gap belongs to no run.
+ends the current run at its last frame; the gap belongs to no run. A run of
+an image folder also names its first and last picture (``first_file``,
+``last_file``: both within the run, unlike ``end_frame``).
 
 Example::
 
@@ -26,7 +28,9 @@ from streamcls.frames import Prediction
 @dataclass(frozen=True)
 class LabelSegment:
     """One run of a label on one source. ``frames`` counts the predictions in it,
-    fewer than ``end_frame - start_frame`` when a live policy dropped frames."""
+    fewer than ``end_frame - start_frame`` when a live policy dropped frames.
+    ``first_file``/``last_file`` name the run's first and last picture (image
+    sources; None for videos, cameras and streams)."""
 
     source_id: str
     label: str
@@ -36,6 +40,8 @@ class LabelSegment:
     end_s: float
     frames: int
     mean_score: float
+    first_file: str | None = None
+    last_file: str | None = None
 
     def as_record(self) -> dict[str, object]:
         return {
@@ -43,6 +49,8 @@ class LabelSegment:
             "label": self.label,
             "start_frame": self.start_frame,
             "end_frame": self.end_frame,
+            "first_file": self.first_file,
+            "last_file": self.last_file,
             "start_s": round(self.start_s, 3),
             "end_s": round(self.end_s, 3),
             "frames": self.frames,
@@ -59,6 +67,8 @@ class _OpenSegment:
     last_s: float
     frames: int
     score_sum: float
+    first_name: str | None
+    last_name: str | None
 
 
 class SegmentTracker:
@@ -91,9 +101,11 @@ class SegmentTracker:
             closed.append(self._close(source, current, index, seconds))
             current = None
         if current is None:
-            self._open[source] = _OpenSegment(label, index, seconds, index, seconds, 1, score)
+            self._open[source] = _OpenSegment(
+                label, index, seconds, index, seconds, 1, score, prediction.name, prediction.name
+            )
             return closed
-        current.last_frame, current.last_s = index, seconds
+        current.last_frame, current.last_s, current.last_name = index, seconds, prediction.name
         current.frames += 1
         current.score_sum += score
         return closed
@@ -114,7 +126,16 @@ class SegmentTracker:
     def _close(self, source: str, run: _OpenSegment, end_frame: int, end_s: float) -> LabelSegment:
         del self._open[source]
         return LabelSegment(
-            source, run.label, run.start_frame, end_frame, run.start_s, end_s, run.frames, run.score_sum / run.frames
+            source,
+            run.label,
+            run.start_frame,
+            end_frame,
+            run.start_s,
+            end_s,
+            run.frames,
+            run.score_sum / run.frames,
+            run.first_name,
+            run.last_name,
         )
 
     def _close_at_last(self, source: str, run: _OpenSegment) -> LabelSegment:

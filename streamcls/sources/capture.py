@@ -118,7 +118,7 @@ class CaptureThread(threading.Thread):
                     break
                 decode_start = time.monotonic()
                 try:
-                    image, position_ms = source.read()
+                    decoded = source.read()
                 except EndOfStream:
                     break
                 except StreamLost:
@@ -141,7 +141,7 @@ class CaptureThread(threading.Thread):
                     if due > now:
                         self.stop_event.wait(due - now)
                         now = time.monotonic()
-                frame = Frame(image, spec.source_id, index, now, position_ms, gap_ms)
+                frame = Frame(decoded.image, spec.source_id, index, now, decoded.position_ms, gap_ms, decoded.name)
                 index += 1
                 self.stats.frames_read = index
                 if not self.channel.put(frame, self.stop_event):

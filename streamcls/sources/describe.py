@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
-
+from streamcls.frames import Decoded
 from streamcls.redact import mask_uri
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
@@ -29,14 +28,14 @@ class SourceSpec:
 
 
 class FrameSource(Protocol):
-    """One opened source. ``read`` raises ``EndOfStream`` at the end, ``StreamLost``
-    when a live stream stops delivering."""
+    """One opened source. ``read`` returns the next picture (:class:`Decoded`), raises
+    ``EndOfStream`` at the end, ``StreamLost`` when a live stream stops delivering."""
 
     spec: SourceSpec
     fps: float | None
     frame_count_hint: int | None
 
-    def read(self) -> tuple[np.ndarray, float | None]: ...
+    def read(self) -> Decoded: ...
 
     def reopen(self) -> None: ...
 

@@ -1,7 +1,13 @@
 """A folder or glob of images as a frame source, in sorted order.
 
+A folder is read with its sub-folders (hidden ones, such as ``.thumbnails``, left
+out). Every picture is named by its path relative to the folder, or to a glob's
+fixed root (the folders before the first wildcard), with ``/`` separators: that
+name travels with the frame into every record (``file``), so a record says which
+picture it is about even when a picture before it was skipped.
+
 Files that are not images, and JPEGs/PNGs cut short, are skipped and counted
-(a folder often holds a stray ``.txt`` or ``Thumbs.db``, or a picture whose
+by name (a folder often holds a stray ``.txt`` or ``Thumbs.db``, or a picture whose
 copy stopped half-way); a folder with no readable image is an error at open.
 """
 
@@ -9,12 +15,13 @@ from __future__ import annotations
 
 import glob
 import logging
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import cv2
 import numpy as np
 
 from streamcls.errors import EndOfStream, SourceOpenError
+from streamcls.frames import Decoded
 from streamcls.sources.describe import SourceSpec
 
 logger = logging.getLogger(__name__)
@@ -28,7 +35,7 @@ class ImageFolderSource:
         paths = image_files(spec.uri)
         if not paths and Path(spec.uri).is_dir():
             raise SourceOpenError(
-                f"image folder {spec.uri!r} holds no files (sub-folders are not searched); "
+                f"image folder {spec.uri!r} holds no files, nor do its sub-folders; "
                 f"expected .jpg/.png pictures in it: pass a folder of images, or a video file's "
                 f"own path"
             )
@@ -37,8 +44,9 @@ class ImageFolderSource:
                 f"image source {spec.uri!r} matches no files; pass a folder of images or a glob such as 'frames/*.jpg'"
             )
         self._paths = paths
+        self._root = image_root(spec.uri)
         self._next = 0
-        self.skipped: list[str] = []
+        self.skipped: list[str] = []  # the names (see picture_name) of the files skipped so far
         self.fps: float | None = None
         self.frame_count_hint: int | None = len(paths)
         # The first picture is decoded now, so a folder without one fails before the model loads.
@@ -46,25 +54,27 @@ class ImageFolderSource:
         if self._first is None:
             raise SourceOpenError(
                 f"image source {spec.uri!r} holds {len(paths)} files and none is a whole image "
-                f"OpenCV can read (such as {', '.join(self.skipped[:3])}); pass a folder of "
+                f"OpenCV can read (such as {', '.join(map(repr, self.skipped[:3]))}); pass a folder of "
                 f".jpg/.png/.bmp images"
             )
 
-    def read(self) -> tuple[np.ndarray, float | None]:
-        image = self._first if self._first is not None else self._next_image()
+    def read(self) -> Decoded:
+        """The next readable picture (BGR uint8) and its name; ``EndOfStream`` after the last."""
+        decoded = self._first if self._first is not None else self._next_image()
         self._first = None
-        if image is None:
+        if decoded is None:
             raise EndOfStream()
-        return image, None
+        return decoded
 
-    def _next_image(self) -> np.ndarray | None:
+    def _next_image(self) -> Decoded | None:
         while self._next < len(self._paths):
             path = self._paths[self._next]
             self._next += 1
             image, problem = _decode(path)
+            name = picture_name(path, self._root)
             if image is not None:
-                return image
-            self.skipped.append(path.name)
+                return Decoded(image, None, name)
+            self.skipped.append(name)
             logger.warning("skipping %s: %s", path, problem)
         return None
 
@@ -85,12 +95,43 @@ class ImageFolderSource:
 def image_files(uri: str) -> list[Path]:
     """The files an image source at ``uri`` tries, in the order it reads them.
 
-    A folder's own files (sub-folders are not searched), or the files a glob
-    matches; sorted by path. Which of them are pictures is :func:`list_pictures`.
+    A folder's files and those of its sub-folders (hidden ones left out), or the
+    files a glob matches (``**`` spans folders); sorted by path. Which of them are
+    pictures is :func:`list_pictures`.
     """
     if Path(uri).is_dir():
-        return sorted(path for path in Path(uri).iterdir() if path.is_file())
-    return sorted(Path(path) for path in glob.glob(uri) if Path(path).is_file())
+        root = Path(uri)
+        return sorted(
+            path
+            for path in root.rglob("*")
+            if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts[:-1])
+        )
+    return sorted(Path(path) for path in glob.glob(uri, recursive=True) if Path(path).is_file())
+
+
+def image_root(uri: str) -> Path:
+    """The folder the names of an image source's pictures are relative to.
+
+    The folder itself, or a glob's fixed part: its folders before the first one with a
+    wildcard (``photos/2024/*/*.jpg`` -> ``photos/2024``, ``img_*.png`` -> ``.``).
+    """
+    path = Path(uri)
+    if path.is_dir():
+        return path
+    fixed: list[str] = []
+    for part in path.parts[:-1]:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def picture_name(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` with ``/`` separators: what records call the picture."""
+    try:
+        return PurePath(path).relative_to(root).as_posix()
+    except ValueError:  # not under the root (a glob with "..": the path as matched)
+        return PurePath(path).as_posix()
 
 
 def list_pictures(uri: str) -> tuple[list[Path], list[tuple[Path, str]]]:

@@ -34,7 +34,7 @@ def sample_frames(uri: str, count: int) -> list[np.ndarray]:
         index = 0
         while len(frames) < count:
             try:
-                image, _ = source.read()
+                image = source.read().image
             except (EndOfStream, SourceError):  # a damaged tail still leaves usable frames
                 break
             if index % stride == 0:

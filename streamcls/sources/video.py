@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from streamcls.errors import EndOfStream, SourceOpenError, SourceTruncated, StreamLost
+from streamcls.frames import Decoded
 from streamcls.sources.describe import SourceSpec
 
 logger = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ class VideoSource:
             f"its codec is not in OpenCV's FFmpeg; convert it (ffmpeg -i IN -c:v libx264 OUT.mp4)"
         )
 
-    def read(self) -> tuple[np.ndarray, float | None]:
+    def read(self) -> Decoded:
         """The next frame (BGR uint8) and its position in ms (files only).
 
         Raises:
@@ -194,7 +195,7 @@ class VideoSource:
             else:
                 position = decoder_ms
         self._decoded += 1
-        return image, position
+        return Decoded(image, position)
 
     def _check_complete(self) -> None:
         """Raise ``SourceTruncated`` when a file ended well short of its announced length."""

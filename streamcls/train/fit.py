@@ -223,6 +223,7 @@ def _fit(
         epochs=epochs,
         class_weight=class_weights,
         callbacks=callbacks,
+        shuffle=False,  # the dataset shuffles itself (train.load); Keras warns when told to on a tf.data input
         verbose=1 if sys.stderr.isatty() else 0,
     )
 

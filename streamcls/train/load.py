@@ -34,13 +34,14 @@ def load_arrays(
     """
     inputs = np.empty((len(examples), *spec.input_size.shape), dtype=np.float32)
     labels = np.empty(len(examples), dtype=np.int32)
-    kept = unreadable = 0
+    kept = 0
+    unread: list[str] = []  # what each unreadable example is: a picture's path, a video's frame
     by_video: dict[Any, list[int]] = defaultdict(list)
     for position, example in enumerate(examples):
         if example.frame_index is None:
             image = cv2.imread(str(example.path))
             if image is None:
-                unreadable += 1
+                unread.append(str(example.path))
                 continue
             preprocess_into_slot(image, spec, inputs, labels, kept, classes.index(example.label))
             kept += 1
@@ -62,12 +63,20 @@ def load_arrays(
                 kept += 1
             index += 1
         capture.release()
-        unreadable += len(wanted)
+        unread += [f"{video} frame {index}" for index in sorted(wanted)]
     if kept == 0:
         raise ConfigError(f"none of the {len(examples)} {what} examples could be read; check the files")
-    if unreadable:
-        logger.warning("%d of %d %s examples could not be read and were skipped", unreadable, len(examples), what)
-    return inputs[:kept], labels[:kept], unreadable
+    if unread:
+        more = f" and {len(unread) - 3} more" if len(unread) > 3 else ""
+        logger.warning(
+            "%d of %d %s examples could not be read and were skipped: %s%s",
+            len(unread),
+            len(examples),
+            what,
+            ", ".join(unread[:3]),
+            more,
+        )
+    return inputs[:kept], labels[:kept], len(unread)
 
 
 def preprocess_into_slot(
