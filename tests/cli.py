@@ -37,6 +37,12 @@ def offline_environment(**extra: str) -> dict[str, str]:
     return {**os.environ, **OFFLINE, **extra}
 
 
+def clean_environment(home: os.PathLike | str, **extra: str) -> dict[str, str]:
+    """What a user's shell gives: PATH, HOME, LANG and the package's path, offline; no test or CI variables."""
+    return {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8",
+            "PYTHONPATH": os.pathsep.join(sys.path), **OFFLINE, **extra}
+
+
 def command(*arguments: object) -> list[str]:
     return [sys.executable, "-m", "streamcls", *map(str, arguments)]
 

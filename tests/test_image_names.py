@@ -13,16 +13,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from cli import run_cli
 from fakes import FakeClassifier, frame_with_index
-from test_cli import streamcls
 
 from streamcls.config import Config, InferenceConfig, OutputConfig, SourceConfig
 from streamcls.frames import Prediction
 from streamcls.outputs.overlay import render
 from streamcls.pipeline import Pipeline
 from streamcls.postprocess.segments import SegmentTracker
-from streamcls.sources.images import ImageFolderSource, image_root, picture_name
 from streamcls.sources.describe import describe_source
+from streamcls.sources.images import ImageFolderSource, image_root, picture_name
 
 # name -> the number painted into it; "cut.png" and "notes.txt" are not pictures.
 PICTURES = {
@@ -118,7 +118,7 @@ def test_cli_writes_the_file_column_in_csv_and_json_lines(tmp_path):
     folder = picture_folder(tmp_path / "photos")
     config = tmp_path / "config.yaml"
     config.write_text(f"output:\n  sinks:\n    - {{kind: predictions, path: {json.dumps(str(tmp_path / 'p.jsonl'))}}}\n")
-    result = streamcls("run", "--config", str(config), "--source", str(folder), "--weights", "none",
+    result = run_cli("run", "--config", str(config), "--source", str(folder), "--weights", "none",
                        "--alpha", "0.25", "--input-size", "32x32", "--no-display",
                        "--predictions", str(tmp_path / "p.csv"), "--segments", str(tmp_path / "s.csv"))
     assert result.returncode == 0, result.stderr

@@ -7,13 +7,13 @@ TF_CPP_MIN_LOG_LEVEL, OPENCV_LOG_LEVEL ... of the test machine's). Debug logging
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import cv2
 import pytest
+from cli import clean_environment, run_cli
 from toyset import CLASSES, toy_images
 from videos import moov_first, write_video
 
@@ -25,10 +25,7 @@ NO_CAMERA = not any(Path(f"/dev/video{index}").exists() for index in range(4))
 
 
 def streamcls(*arguments: str, home: Path, **extra: str) -> subprocess.CompletedProcess:
-    environment = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8",
-                   "PYTHONPATH": os.pathsep.join(sys.path), "https_proxy": "http://127.0.0.1:9", **extra}
-    return subprocess.run([sys.executable, "-m", "streamcls", *arguments], capture_output=True, text=True,
-                          timeout=600, env=environment, cwd=home)
+    return run_cli(*arguments, env=clean_environment(home, **extra), cwd=home, timeout=600)
 
 
 def foreign(result: subprocess.CompletedProcess) -> list[str]:
@@ -53,7 +50,7 @@ def test_the_cut_file_makes_ffmpeg_talk(media):
     """The fixture's file is the one of the issue: read with OpenCV's own defaults, FFmpeg says 'partial file'."""
     script = "import cv2, sys\ncapture = cv2.VideoCapture(sys.argv[1])\nwhile capture.read()[0]:\n    pass\n"
     result = subprocess.run([sys.executable, "-c", script, str(media / "partial.mp4")], capture_output=True,
-                            text=True, timeout=60, env={"PATH": os.environ["PATH"], "HOME": str(media / "home")})
+                            text=True, timeout=60, env=clean_environment(media / "home"))
     assert "partial file" in result.stderr
 
 
