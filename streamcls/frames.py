@@ -143,3 +143,61 @@ class Gap:
     @property
     def seconds(self) -> float | None:
         return None if self.ended_at is None else self.ended_at - self.started_at
+
+
+@dataclass(frozen=True)
+class Event:
+    """A change of a source's shown label: the run of ``previous_label`` ended, one of ``label`` began.
+
+    Only the shown label (after smoothing and hysteresis) makes events, and only
+    once the new label has lasted the rules' minimum duration; ``event_id`` is
+    stable (the same file run twice gives the same ids), for receivers to
+    de-duplicate. Times: ``start_s`` is the position in a file, or seconds since
+    the source's first frame for a live source; ``start_time`` is the wall-clock
+    time (UTC, ISO 8601) the frame was captured, for live sources (None for files).
+    ``captured_at`` (``time.monotonic()`` of the first frame of the new run) and
+    ``confirmed_at`` (when the rules let it through) are for latency figures and
+    are not part of the record.
+    """
+
+    event_id: str
+    source_id: str
+    label: str
+    score: float  # the mean shown score over the frames that confirmed it
+    start_frame: int
+    start_s: float
+    start_time: str | None
+    previous_label: str | None  # None: the first label of the source
+    previous_start_frame: int | None
+    previous_end_frame: int | None  # half-open: the first frame of the new run
+    previous_duration_s: float | None
+    created_at: str  # wall-clock time (UTC, ISO 8601) the event was produced
+    captured_at: float = 0.0
+    confirmed_at: float = 0.0
+    file: str | None = None  # the picture that started it (image sources)
+    snapshot_jpeg: bytes | None = None  # a small JPEG of the frame that started it, when asked for
+    clip: str | None = None  # the clip file that will hold it, when clips are written
+
+    def as_record(self, snapshot: bool = True) -> dict[str, object]:
+        """The JSON record (events file, webhook body, MQTT payload); the snapshot as base64."""
+        import base64
+
+        record: dict[str, object] = {
+            "event_id": self.event_id,
+            "source": self.source_id,
+            "label": self.label,
+            "score": round(self.score, 6),
+            "start_frame": self.start_frame,
+            "start_s": round(self.start_s, 3),
+            "start_time": self.start_time,
+            "file": self.file,
+            "previous_label": self.previous_label,
+            "previous_start_frame": self.previous_start_frame,
+            "previous_end_frame": self.previous_end_frame,
+            "previous_duration_s": None if self.previous_duration_s is None else round(self.previous_duration_s, 3),
+            "created_at": self.created_at,
+            "clip": self.clip,
+        }
+        if snapshot and self.snapshot_jpeg is not None:
+            record["snapshot_jpeg"] = base64.b64encode(self.snapshot_jpeg).decode("ascii")
+        return record

@@ -99,13 +99,15 @@ def config_from(arguments: argparse.Namespace) -> Any:
         overrides["source.uri"] = run_sources[0]
     elif run_sources:  # several: they replace any sources: list of the config file
         overrides["sources"] = [{"uri": uri} for uri in run_sources]
-    if getattr(arguments, "sinks", None):
-        overrides["output.sinks"] = parse_sinks(arguments.sinks, "--sink")
     if getattr(arguments, "no_display", False):
         overrides["output.display"] = False
     if getattr(arguments, "realtime", False):
         overrides["source.realtime"] = True
     config = load_config(arguments.config, overrides)
+    flagged = _sinks_from_flags(arguments)
+    if flagged:  # after the file's own output.sinks, not instead of them
+        kept = [{"kind": sink.kind, "path": sink.path, "options": dict(sink.options)} for sink in config.output.sinks]
+        config = load_config(arguments.config, {**overrides, "output.sinks": kept + flagged})
     if config.model.bundle is not None and arguments.weights is not None:
         raise ConfigError("--weights: a bundle carries its own weights; drop --weights, or use --model imagenet")
     return config
@@ -124,6 +126,20 @@ def parse_counts(text: str, flag: str) -> list[int]:
     if not counts or any(count < 1 or count > 1024 for count in counts):
         raise ConfigError(f"{flag}: received {text!r}; expected numbers from 1 to 1024")
     return counts
+
+
+def _sinks_from_flags(arguments: argparse.Namespace) -> list[dict[str, Any]]:
+    """``--sink``, ``--events``, ``--mqtt``, ``--webhook`` and ``--clips`` as ``output.sinks`` entries."""
+    sinks: list[dict[str, Any]] = list(parse_sinks(getattr(arguments, "sinks", None) or [], "--sink"))
+    if getattr(arguments, "events_output", None):
+        sinks.append({"kind": "events", "path": arguments.events_output})
+    if getattr(arguments, "mqtt", None):
+        sinks.append({"kind": "mqtt", "options": {"url": arguments.mqtt}})
+    for url in getattr(arguments, "webhooks", None) or []:
+        sinks.append({"kind": "webhook", "options": {"url": url}})
+    if getattr(arguments, "clips", None):
+        sinks.append({"kind": "clips", "path": arguments.clips})
+    return sinks
 
 
 def parse_sinks(values: list[str], flag: str) -> list[dict[str, str]]:

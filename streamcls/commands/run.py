@@ -45,6 +45,25 @@ def add_parser(subcommands: Any) -> None:
         help=f"also write to an output of this kind: {', '.join(names.SINKS)} or "
         f"module:Class (output.sinks); repeatable",
     )
+    run.add_argument(
+        "--events",
+        dest="events_output",
+        metavar="PATH.jsonl",
+        help="write each event (a change of the shown label that passes events: rules) here",
+    )
+    run.add_argument(
+        "--mqtt",
+        metavar="mqtt[s]://[user:pass@]host[:port]/prefix",
+        help="publish state, events and availability to this MQTT broker (options: output.sinks)",
+    )
+    run.add_argument(
+        "--webhook",
+        dest="webhooks",
+        action="append",
+        metavar="URL",
+        help="POST each event as signed JSON to this URL, through a durable outbox; repeatable",
+    )
+    run.add_argument("--clips", metavar="DIR", help="write an MP4 clip around each event into this folder")
     run.add_argument("--no-display", action="store_true", help="do not open a window")
     run.add_argument("--max-frames", type=int, help="stop after this many frames")
     run.add_argument(

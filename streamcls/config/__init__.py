@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 from streamcls.config.coerce import from_mapping
+from streamcls.config.events import EventsConfig, LabelRuleConfig
 from streamcls.config.read import load_config
 from streamcls.config.schema import (
     ALPHAS,
@@ -48,10 +49,12 @@ __all__ = [
     "MIN_INPUT_SIDE",
     "AugmentConfig",
     "Config",
+    "EventsConfig",
     "HeadConfig",
     "HysteresisConfig",
     "InferenceConfig",
     "InputSize",
+    "LabelRuleConfig",
     "ModelConfig",
     "OutputConfig",
     "PostprocessConfig",

@@ -13,7 +13,8 @@ import types
 import typing
 from typing import Any, Literal, Union
 
-from streamcls.config.schema import CHOICES, EXTENSION, RANGE, InputSize, key_path, parse_input_size
+from streamcls.config.fields import CHOICES, EXTENSION, RANGE, key_path
+from streamcls.config.schema import InputSize, parse_input_size
 from streamcls.errors import ConfigError
 
 

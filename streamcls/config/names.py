@@ -145,6 +145,7 @@ SINKS: Mapping[str, SinkKind] = _registry(
     ),
     SinkKind("video", "streamcls.outputs.video:VideoSink", "the annotated video (.mp4, .avi)", config_key="video"),
     SinkKind("window", "streamcls.outputs.window:WindowSink", "a window on the screen"),
+    SinkKind("events", "streamcls.outputs.events:EventsSink", "one record per event (.jsonl)"),
 )
 
 

@@ -13,50 +13,17 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field
-from typing import Any, Literal, TypeVar
+from dataclasses import dataclass, field
+from typing import Literal
 
 from streamcls.config import names
+from streamcls.config.events import EventsConfig
+from streamcls.config.fields import bounded, key_path, named, one_of
 from streamcls.errors import ConfigError
 
 MIN_INPUT_SIDE = 32  # MobileNet's five stride-2 stages need at least this much
 MAX_INPUT_SIDE = 4096
 ALPHAS = (0.25, 0.5, 0.75, 1.0)  # the widths Keras publishes ImageNet weights for
-
-# Keys of a field's metadata that ``coerce`` acts on.
-RANGE = "streamcls.range"  # (low, high): the value, unless None, lies in [low, high]
-CHOICES = "streamcls.choices"  # a tuple of the texts allowed
-EXTENSION = "streamcls.extension"  # (registry, lookup): a registry name or 'module:attribute'
-
-T = TypeVar("T")
-
-
-def bounded(default: T, low: float, high: float) -> T:
-    """A field whose value, unless None, must lie in [low, high] when a config is loaded."""
-    result: T = field(default=default, metadata={RANGE: (low, high)})
-    return result
-
-
-def one_of(default: str, choices: tuple[str, ...]) -> str:
-    """A text field that must be one of ``choices`` (one of the lists in ``names``)."""
-    result: str = field(default=default, metadata={CHOICES: choices})
-    return result
-
-
-def named(registry: Mapping[str, Any], lookup: Callable[[str, str], Any], default: Any = MISSING) -> str:
-    """A text field naming an entry of ``registry``, or a ``module:attribute`` of the user's own.
-
-    ``lookup(value, key)`` (``names.backend``, ``names.sink_kind``) refuses an
-    unknown name; a ``module:attribute`` is imported when the config is loaded.
-    """
-    result: str = field(default=default, metadata={EXTENSION: (registry, lookup)})
-    return result
-
-
-def key_path(path: str, key: str) -> str:
-    """``key`` below the dotted ``path`` (``""`` is the top of the file)."""
-    return f"{path}.{key}" if path else key
 
 
 @dataclass(frozen=True)
@@ -273,6 +240,7 @@ class SourceConfig:
     read_timeout_s: float = bounded(5.0, 0.1, 3600.0)
     reconnect: ReconnectConfig = field(default_factory=ReconnectConfig)
     output: SourceOutputConfig = field(default_factory=SourceOutputConfig)
+    events: EventsConfig | None = None  # this source's own event rules, instead of the run's
 
     def check(self, path: str) -> None:
         if not self.uri.strip():
@@ -404,6 +372,7 @@ class Config:
     sources: tuple[SourceConfig, ...] = ()
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def check(self, path: str) -> None:

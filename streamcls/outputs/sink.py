@@ -29,6 +29,14 @@ Example, a sink of your own::
     with Pipeline(config, sinks=[PrintLabels()]) as pipeline:
         pipeline.run()
 
+Events (``frames.Event``: a change of a source's shown label that passed the
+rules) reach the sinks that have ``write_event(event)``, in each source's order;
+such a sink may take predictions too (MQTT's state topic) or ignore them (a
+``write`` that does nothing). Before any sink sees an event, each sink that has
+``prepare_event(event) -> Event`` may return it completed (the clips sink names
+the file it will write). A sink that sends over a network must not block the
+pipeline: it hands the event to a queue or an outbox of its own and returns.
+
 From a config (``output.sinks: [{kind: "my_module:PrintLabels"}]``) the class
 is built with ``PrintLabels.from_settings(settings)`` when it has that class
 method, else ``PrintLabels(settings)``; ``settings`` is a :class:`SinkSettings`.
@@ -44,7 +52,7 @@ import numpy as np
 
 from streamcls.config import OutputConfig, PostprocessConfig
 from streamcls.errors import ConfigError
-from streamcls.frames import Prediction
+from streamcls.frames import Event, Prediction
 
 
 @runtime_checkable
@@ -62,6 +70,19 @@ class Sink(Protocol):
     def __enter__(self) -> Any: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+@runtime_checkable
+class EventSink(Sink, Protocol):
+    """A sink that also takes events. See the module's docstring."""
+
+    def write_event(self, event: Event) -> None:
+        """Take one event; return at once (hand it to a queue or an outbox to send it)."""
+
+
+def takes_events(sink: object) -> bool:
+    """Whether ``sink`` wants events."""
+    return callable(getattr(sink, "write_event", None))
 
 
 @dataclass(frozen=True)

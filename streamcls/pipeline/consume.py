@@ -1,4 +1,4 @@
-"""The consuming stage: a classified frame -> postprocess -> overlay -> sinks, timed.
+"""The consuming stage: a classified frame -> postprocess -> events -> overlay -> sinks, timed.
 
 It runs in the thread that iterates the pipeline, never in an inference
 thread: a slow sink holds back file sources (every frame must be processed)
@@ -8,18 +8,22 @@ and makes live ones drop stale frames, but never stalls capture.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from streamcls.config import SourceConfig
 from streamcls.errors import SinkError, StreamclsError
-from streamcls.frames import Classified, Prediction
+from streamcls.frames import Classified, Event, Prediction
 from streamcls.outputs.open import Outputs, SourceOutputs
 from streamcls.outputs.overlay import render
+from streamcls.outputs.sink import takes_events
 from streamcls.pipeline.clocks import SlidingRate, StageClock
 from streamcls.pipeline.threads import PreprocessThread
 from streamcls.postprocess import Postprocessor
+from streamcls.postprocess.events import EventProducer
 from streamcls.sources.capture import CaptureThread
 from streamcls.sources.channel import CapturePolicy, FrameChannel
 
@@ -51,8 +55,17 @@ class Consumer:
     id on it (several sources).
     """
 
-    def __init__(self, outputs: Outputs, render_overlay: bool = False, titled: bool = False):
+    def __init__(
+        self,
+        outputs: Outputs,
+        render_overlay: bool = False,
+        titled: bool = False,
+        events: EventProducer | None = None,
+        on_event: Callable[[Event], object] | None = None,
+    ):
         self.outputs = outputs
+        self.events = events  # None: no sink or caller wants events, so none are made
+        self.on_event = on_event
         self.render_overlay = render_overlay
         self.titled = titled
         self.clock = StageClock()
@@ -81,6 +94,9 @@ class Consumer:
             self.last_image = image
         after_overlay = time.monotonic()
         self.outputs.guard.check(self.processed)
+        if self.events is not None:
+            for event in self.events.update(prediction, classified.frame.image):
+                self._deliver(stages, event)
         video = stages.outputs.video
         if video is not None and video.frames == 0:
             video.set_rate(stages.capture.source.fps if stages.capture.source else None)
@@ -103,18 +119,36 @@ class Consumer:
         self.processed += 1
         return prediction
 
+    def _deliver(self, stages: SourceStages, event: Event) -> None:
+        """Hand an event to its source's event sinks (each may first complete it), then the caller."""
+        sinks = [sink for sink in stages.outputs.sinks if takes_events(sink)]
+        for sink in sinks:
+            prepare = getattr(sink, "prepare_event", None)
+            if prepare is not None:
+                event = _guarded(sink, event.start_frame, event.source_id, prepare, event)
+        for sink in sinks:
+            _guarded(sink, event.start_frame, event.source_id, sink.write_event, event)  # type: ignore[attr-defined]
+        if self.on_event is not None:
+            self.on_event(event)
+
     def quit_requested(self) -> bool:
         """Whether a window asked the run to stop (q, Esc or its close button)."""
         return any(window.quit for window in self.outputs.windows())
 
 
 def _write(sink: object, image: np.ndarray | None, prediction: Prediction) -> None:
+    wanted = image if getattr(sink, "needs_image", False) else None
+    _guarded(sink, prediction.frame_index, prediction.source_id, sink.write, wanted, prediction)  # type: ignore[attr-defined]
+
+
+def _guarded(sink: object, frame_index: int, source_id: str, call: Callable, *arguments: object) -> Any:
+    """``call(*arguments)``, any failure of the sink's reported like any other output failure."""
     try:
-        sink.write(image if getattr(sink, "needs_image", False) else None, prediction)  # type: ignore[attr-defined]
+        return call(*arguments)
     except StreamclsError:
         raise
-    except Exception as error:  # a sink of the user's: reported like any other output failure
+    except Exception as error:  # a sink of the user's: a one-line SinkError, exit status 6
         raise SinkError(
-            f"output {type(sink).__name__} failed at frame {prediction.frame_index} of "
-            f"{prediction.source_id}: {type(error).__name__}: {error}"
+            f"output {type(sink).__name__} failed at frame {frame_index} of "
+            f"{source_id}: {type(error).__name__}: {error}"
         ) from error

@@ -39,15 +39,16 @@ from typing import Any
 
 from streamcls.config import Config
 from streamcls.errors import SourceError, StreamclsError
-from streamcls.frames import END, Prediction
+from streamcls.frames import END, Event, Prediction
 from streamcls.outputs.open import Outputs, open_outputs
-from streamcls.outputs.sink import Sink
+from streamcls.outputs.sink import Sink, takes_events
 from streamcls.pipeline.batching import FairInbox
 from streamcls.pipeline.consume import Consumer, SourceStages
-from streamcls.pipeline.entries import source_entries, wait_for_opens
+from streamcls.pipeline.entries import Entry, source_entries, wait_for_opens
 from streamcls.pipeline.summary import RunSummary, summarize
 from streamcls.pipeline.threads import BatchClassifier, BatchThread, PreprocessThread, Turns
 from streamcls.postprocess import Postprocessor
+from streamcls.postprocess.events import EventProducer
 from streamcls.sources import FrameSource
 from streamcls.sources.capture import CaptureThread
 from streamcls.sources.channel import CapturePolicy, FrameChannel, choose_policy
@@ -69,6 +70,8 @@ class Pipeline:
         render_overlay: draw the overlay even without a video or window sink
             (benchmarks, callers that want ``last_image``).
         sources: already opened sources (tests) instead of ``config.sources``.
+        on_event: called with each event (a change of a source's shown label that
+            passed the rules in ``config.events``), in the thread that iterates.
         sinks: sinks of your own (see ``outputs/sink.py``), beside the configured
             ones; each receives every source's predictions, in each source's order.
     """
@@ -81,12 +84,14 @@ class Pipeline:
         render_overlay: bool = False,
         sources: list[FrameSource] | None = None,
         sinks: list[Sink] | None = None,
+        on_event: Callable[[Event], object] | None = None,
     ):
         self.config = config
         self.render_overlay = render_overlay
         self._classifier = classifier
         self._given = [source] if source is not None else list(sources or [])
         self._given_sinks = list(sinks or [])
+        self._on_event = on_event
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._stages: dict[str, SourceStages] = {}
@@ -122,7 +127,13 @@ class Pipeline:
             config, [(spec.source_id, source_config, None) for spec, source_config, _ in entries], self._given_sinks
         )
         self.notes.extend(self._outputs.notes)
-        self._consumer = Consumer(self._outputs, self.render_overlay, titled=self.several)
+        self._consumer = Consumer(
+            self._outputs,
+            self.render_overlay,
+            titled=self.several,
+            events=self._event_producer(entries),
+            on_event=self._on_event,
+        )
         batch_size = self._classifier.batch_size if self._classifier is not None else config.inference.batch_size
         for spec, source_config, opener in entries:
             policy = choose_policy(source_config, spec.live)
@@ -190,6 +201,17 @@ class Pipeline:
                     stages.source_id,
                     stages.capture.stats.discarded_before_start,
                 )
+
+    def _event_producer(self, entries: list[Entry]) -> EventProducer | None:
+        """The events' rules at work, when a sink or the caller takes events; None otherwise (no cost)."""
+        assert self._outputs is not None
+        if self._on_event is None and not any(takes_events(sink) for sink in self._outputs.all_sinks):
+            return None
+        own = {spec.source_id: source.events for spec, source, _ in entries if source.events is not None}
+        live = frozenset(
+            spec.source_id for spec, source, _ in entries if choose_policy(source, spec.live) is CapturePolicy.LATEST
+        )
+        return EventProducer(self.config.events, own, live)
 
     def stop(self) -> None:
         """Ask every stage to stop; frames already in flight are not written."""

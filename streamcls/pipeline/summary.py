@@ -57,6 +57,7 @@ class RunSummary:
     notes: tuple[str, ...] = field(default_factory=tuple)
     sources: tuple[SourceSummary, ...] = ()
     mean_batch_size: float | None = None
+    events: dict[str, object] | None = None  # emitted, and suppressed by each rule; None: no events asked for
 
 
 def summarize(
@@ -115,6 +116,7 @@ def summarize(
         notes=notes,
         sources=sources,
         mean_batch_size=processed / batches if batches else None,
+        events=consumer.events.counts.as_record() if consumer.events is not None else None,
     )
 
 
