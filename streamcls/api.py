@@ -17,7 +17,7 @@ Everything else (several sources, sinks, summaries, queue depths) is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ import numpy as np
 
 from streamcls.config import Config, load_config
 from streamcls.errors import FrameError
-from streamcls.frames import Classified, Frame, Prediction
+from streamcls.frames import Classified, Event, Frame, Prediction
 from streamcls.outputs.sink import Sink
 
 Picture = np.ndarray | str | Path
@@ -113,6 +113,7 @@ def stream(
     sinks: Sequence[Sink] = (),
     realtime: bool = False,
     max_frames: int | None = None,
+    on_event: Callable[[Event], object] | None = None,
 ) -> Iterator[Prediction]:
     """Predictions from a camera index, video file, stream URL or image folder, as they come.
 
@@ -127,6 +128,8 @@ def stream(
         sinks: sinks of your own (see ``streamcls.outputs.sink``), beside the configured ones.
         realtime: play a file at its native rate, dropping stale frames like a camera.
         max_frames: stop after this many frames of each source.
+        on_event: called with each event (a change of a source's shown label that passes the
+            config's ``events:`` rules), just before the prediction that completed it is yielded.
     """
     from streamcls.pipeline import Pipeline
 
@@ -145,7 +148,9 @@ def stream(
         settings = _config(None, config if config is not None else loaded.config_path, **overrides)
     else:
         settings = _config(model, config, **overrides)  # type: ignore[arg-type]
-    with Pipeline(settings, classifier=loaded.classifier if loaded else None, sinks=list(sinks)) as pipeline:
+    with Pipeline(
+        settings, classifier=loaded.classifier if loaded else None, sinks=list(sinks), on_event=on_event
+    ) as pipeline:
         yield from pipeline
 
 

@@ -57,6 +57,16 @@ def print_summary(summary: Any, interrupted: bool) -> None:
             )
     if summary.segments is not None:
         lines.append(f"segments    {summary.segments} runs of one label")
+    if summary.events is not None:
+        suppressed = summary.events.get("suppressed") or {}
+        lines.append(
+            f"events      {summary.events['emitted']} emitted"
+            + (
+                "; suppressed: " + ", ".join(f"{count} by {rule}" for rule, count in suppressed.items())
+                if suppressed
+                else ""
+            )
+        )
     if summary.skipped_files:
         skipped = summary.skipped_files
         named = ", ".join(skipped[:SKIPPED_NAMED])

@@ -3,12 +3,13 @@
 Per source, the label last accepted is the *confirmed* one. A different shown
 label becomes a *candidate*; it is confirmed once it has been shown for the
 rule's ``min_duration_s`` of stream time (a file's position, or seconds since a
-live source's first frame), and a blip that ends before that leaves the
-confirmed label as it was — no event either way. A confirmed change is an event
-unless a rule suppresses it (not an allowed label, mean score too low, inside
-the label's cool-down on that source, over the global rate); a suppressed change
-still becomes the confirmed label, so the next event names the right previous
-label. Every suppression is counted by its reason.
+live source's first frame) with a mean shown score of at least ``min_score``; a
+blip that ends before that leaves the confirmed label as it was — no event
+either way (one held back only by its score is counted as ``min_score``). A
+confirmed change is an event unless a rule silences it (not an allowed label,
+inside the label's cool-down on that source, over the global rate); a silenced
+change still becomes the confirmed label, so the next event names the right
+previous label. Every suppression is counted by its reason.
 
 Example::
 
@@ -33,6 +34,7 @@ from streamcls.config.events import EventsConfig
 from streamcls.frames import Event, Prediction
 
 RATE_WINDOW_S = 60.0
+DURATION_TOLERANCE_S = 1e-6  # frame times are sums of floats: 0.3 - 0.2 < 0.1
 
 
 @dataclass
@@ -46,6 +48,7 @@ class _Run:
     score_sum: float = 0.0
     frames: int = 0
     snapshot_jpeg: bytes | None = None
+    held_by_score: bool = False  # long enough, but its mean score is below min_score
 
 
 @dataclass
@@ -97,15 +100,21 @@ class EventProducer:
         rules = self.per_source.get(source, self.rules)
         seconds = self._seconds(prediction)
         confirmed, candidate = self._confirmed.get(source), self._candidate.get(source)
+        if candidate is not None and candidate.label != label:
+            self._drop_candidate(source)  # a blip ended before it counted
+            candidate = None
         if confirmed is not None and label == confirmed.label:
-            self._candidate.pop(source, None)  # a blip ended before it counted
             return []
-        if candidate is None or candidate.label != label:
+        if candidate is None:
             candidate = self._start(prediction, seconds, rules, image)
             self._candidate[source] = candidate
         candidate.frames += 1
         candidate.score_sum += prediction.shown_score
-        if seconds - candidate.start_s < rules.rule(label).min_duration_s:
+        rule = rules.rule(label)
+        if seconds - candidate.start_s < rule.min_duration_s - DURATION_TOLERANCE_S:
+            return []
+        if candidate.score_sum / candidate.frames < rule.min_score:
+            candidate.held_by_score = True
             return []
         del self._candidate[source]
         self._confirmed[source] = candidate
@@ -117,6 +126,11 @@ class EventProducer:
         self._recent.append(self._clock())
         self.counts.emitted += 1
         return [self._event(source, candidate, confirmed)]
+
+    def _drop_candidate(self, source: str) -> None:
+        dropped = self._candidate.pop(source)
+        if dropped.held_by_score:
+            self.counts.suppressed["min_score"] += 1
 
     def _start(self, prediction: Prediction, seconds: float, rules: EventsConfig, image: np.ndarray | None) -> _Run:
         captured = prediction.captured_at if prediction.captured_at is not None else self._clock()
@@ -138,8 +152,6 @@ class EventProducer:
             return "first_label"
         if (rules.labels and run.label not in rules.labels) or run.label in rules.ignore:
             return "label"
-        if run.score_sum / run.frames < rule.min_score:
-            return "min_score"
         last = self._last_event_s.get((source, run.label))
         if last is not None and run.start_s - last < rule.cooldown_s:
             return "cooldown"
