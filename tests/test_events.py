@@ -216,3 +216,50 @@ def test_the_cli_writes_events_and_counts_them(tmp_path):
     assert labels == ["triangle", "square", "triangle", "square"]
     assert json.loads(summary.read_text())["events"] == {"emitted": 4, "suppressed": {"label": 2}}
     assert "events      4 emitted; suppressed: 2 by label" in result.stdout
+
+
+class ProbeSink:
+    """A sink of the user's whose module says, through ``preflight``, whether its receiver answers."""
+
+    needs_image = False
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def write(self, image, prediction):
+        pass
+
+    def write_event(self, event):
+        pass
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+def preflight(settings):
+    """What doctor asks the module of a configured sink (here, this test module)."""
+    if settings.options.get("fail"):
+        return [f"receiver {settings.options['url']} does not answer (connection refused); start it"]
+    return []
+
+
+def test_doctor_asks_each_configured_output_whether_it_will_work():
+    from streamcls.doctor import Status, collect
+
+    config = load_config(None, {"output.display": False, "source.uri": str(SAMPLES / "demo-clip.mp4"),
+                                "model.bundle": str(SAMPLES / "demo-bundle"), "output.sinks": [
+                                    {"kind": "test_events:ProbeSink", "options": {"url": "http://good"}},
+                                    {"kind": "test_events:ProbeSink",
+                                     "options": {"url": "http://user:s3cr3t@bad", "fail": True}}]})
+    report = collect(config, probe_timeout_s=0.5)
+    outputs = [check for check in report.checks if check.name.startswith("output ")]
+    assert [(check.status, check.value) for check in outputs] == [
+        (Status.OK, "http://good answers"),
+        (Status.PROBLEM, "receiver http://user:***@bad does not answer (connection refused)")]
+    assert outputs[1].fix == "start it" and report.exit_code == 1

@@ -30,6 +30,7 @@ from streamcls.doctor.checks import (
     environment_checks,
     imagenet_candidates,
     model_check,
+    output_checks,
     source_check,
 )
 from streamcls.doctor.facts import (
@@ -128,6 +129,8 @@ def collect(
     ]
     if config is None:  # the defaults' needs are facts here, not failures
         needs = [check if check.status is Status.OK else replace(check, status=Status.INFO) for check in needs]
+    if config is not None:
+        needs.extend(output_checks(config))
     if uri is not None:
         needs.append(source_check(uri, environment.video, probe_timeout_s))
     else:

@@ -371,3 +371,34 @@ def _stream_check(uri: str, shown: str, timeout_s: float) -> Check:
             "check the URL, that the camera or server is on, and the network between",
         )
     return Check("source", f"stream {shown}: {address} accepts connections", Status.OK)
+
+
+def output_checks(config: Config) -> list[Check]:
+    """Each configured output whose module can tell whether it will work (a broker, a receiver).
+
+    Asks the sink's own module: ``preflight(settings) -> list[str]``, each problem one
+    line that reads "what is wrong; the fix" (``outputs/mqtt.py``, ``outputs/webhook.py``).
+    """
+    from streamcls.outputs.sink import SinkSettings
+    from streamcls.redact import redact
+
+    entries = [(entry, ("every source",)) for entry in config.output.sinks]
+    for source in config.sources or (config.source,):
+        entries += [(entry, (source.id or source.uri,)) for entry in source.output.sinks]
+    checks = []
+    for entry, served in entries:
+        target = names.sink_kind(entry.kind).target
+        preflight = getattr(importlib.import_module(target.partition(":")[0]), "preflight", None)
+        if preflight is None:
+            continue
+        settings = SinkSettings(
+            entry.kind, entry.path, dict(entry.options), served, None, config.output, config.postprocess
+        )
+        problems = preflight(settings)
+        where = redact(str(entry.options.get("url") or entry.path or entry.kind))
+        if not problems:
+            checks.append(Check(f"output {entry.kind}", f"{where} answers", Status.OK))
+        for problem in problems:
+            what, _, fix = redact(problem).rpartition("; ")
+            checks.append(Check(f"output {entry.kind}", what or fix, Status.PROBLEM, fix if what else ""))
+    return checks
