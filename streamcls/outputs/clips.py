@@ -21,8 +21,10 @@ Names: ``{source}-{time}-{label}.mp4`` with ``time`` the wall-clock start of a
 live source's event (``door-20261201T005501.123Z-truck.mp4``) or the position
 in a file (``clip.mp4-t0012.480-circle.mp4``). The event record's ``clip`` is
 the file's absolute path. A clip still being written when the next event of
-its source comes is extended to that event's ``start_s + post_s`` (both events
-name the same file), as Frigate does. Each clip is written to
+its source is confirmed is extended to that event's ``start_s + post_s`` (both
+events name the same file), as Frigate does; an event confirmed after the clip
+before it closed gets its own clip, even when the two ranges overlap (the
+frames in both are then in both files). Each clip is written to
 ``NAME.partial.mp4`` and renamed when complete; ``close()`` finishes the clips
 in progress with the frames they have, so every file left is whole.
 
