@@ -12,10 +12,14 @@ clip then lacked are counted (``frames_dropped``) and logged.
 Clips show the overlay: the sink keeps the annotated frames it is given
 (``needs_image``), downscaled to at most ``width`` pixels wide and kept as
 JPEG bytes (at 640x360, quality 90: about 33 KiB a frame against 675 KiB as an
-array). Each clip is written by a thread of its own through a bounded queue, so
-the burst of pre-event frames (decode and encode, about 3.6 ms a frame at 640
-px) never stalls the pipeline; the consuming thread only downscales and
-JPEG-encodes each frame (about 2 ms at 720p in).
+array). Each clip is written by a thread of its own through a bounded queue of
+``QUEUE_FRAMES``: the burst of pre-event frames (JPEG decode + mp4v encode, 6-7
+ms a frame at 640x360 on 2 cores: 0.9 s for a 5 s pre-roll at 25 fps) would
+stall the pipeline if written in its thread; handed over as one list it costs
+the event about 8 ms. The consuming thread only downscales and JPEG-encodes each
+frame (2-4 ms at 720p in). A file source read faster than real time fills the
+queue and waits for the writer (every frame is written, as with the video sink);
+a live source's capture drops stale frames instead, as for any slow sink.
 
 Names: ``{source}-{time}-{label}.mp4`` with ``time`` the wall-clock start of a
 live source's event (``door-20261201T005501.123Z-truck.mp4``) or the position
