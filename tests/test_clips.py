@@ -283,3 +283,14 @@ def test_run_clips_writes_the_clips_its_events_name(tmp_path):
                       "--clips", tmp_path / "nope")
     assert missing.returncode == 6
     assert f"clips folder {str(tmp_path / 'nope')!r} does not exist" in missing.stderr
+
+
+def test_a_codec_opencv_cannot_write_fails_in_one_line_at_the_first_clip(tmp_path):
+    sink = ClipsSink(tmp_path, ClipsOptions(pre_s=0.0, post_s=0.2, codec="abcd"))
+    sink.write(painted(0), prediction(0, "a"))
+    with pytest.raises(SinkError) as refused:
+        sink.write_event(sink.prepare_event(event(0, "a")))
+    assert str(refused.value) == (f"clips folder {str(tmp_path)!r}: OpenCV cannot write codec abcd here; "
+                                  f"set output.sinks[].options.codec to mp4v")
+    sink.close()
+    assert files_in(tmp_path) == []
