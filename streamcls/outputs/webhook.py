@@ -373,6 +373,8 @@ class WebhookSink:
         self._drain_until: float | None = None
         self._failing_since: str | None = None
         self._closed = False
+        self._kept = 0
+        self._lifetime_drops: dict[str, int] = {}
         if options.secret is None:
             logger.warning(
                 "webhook %s: no secret (options.secret or secret_env, or $%s); requests are not signed",
@@ -402,8 +404,10 @@ class WebhookSink:
 
     def report(self) -> dict[str, object]:
         """What this sink did, for the run's summary; no secret, the URL masked."""
-        pending = 0 if self.outbox.closed else self.outbox.pending(self.destination)
-        lifetime = {} if self.outbox.closed else self.outbox.drops(self.destination)
+        if self.outbox.closed:  # after close: as it was then
+            pending, lifetime = self._kept, self._lifetime_drops
+        else:
+            pending, lifetime = self.outbox.pending(self.destination), self.outbox.drops(self.destination)
         return {
             "destination": self.destination,
             "accepted": self.accepted,
@@ -429,7 +433,8 @@ class WebhookSink:
         if self._thread.is_alive():
             logger.warning("webhook %s: the sender did not stop in time; it is left behind", self.destination)
         try:
-            pending = self.outbox.pending(self.destination)
+            pending = self._kept = self.outbox.pending(self.destination)
+            self._lifetime_drops = self.outbox.drops(self.destination)
             if pending:
                 logger.warning(
                     "webhook %s: %d event(s) kept in the outbox for the next run (%s)",
