@@ -461,3 +461,19 @@ def test_preflight_says_when_the_receiver_does_not_answer(tmp_path):
                        f"check the URL or start the receiver")
     [bad] = preflight(replace(settings, options={"url": "ftp://x"}))
     assert "output.sinks[].options.url" in bad
+
+
+def test_two_webhooks_over_several_sources_are_two_shared_sinks(tmp_path):
+    from streamcls.config import SinkConfig, SourceConfig
+    from streamcls.outputs.open import open_outputs
+
+    entries = tuple(SinkConfig(kind="webhook", options={"url": f"http://127.0.0.1:1/{name}", "drain_s": 0,
+                                                        "outbox": str(tmp_path / "o.sqlite")}) for name in "ab")
+    config = Config(output=OutputConfig(display=False, sinks=entries))
+    outputs = open_outputs(config, [("cam1", SourceConfig(), None), ("cam2", SourceConfig(), None)])
+    try:
+        assert sorted(sink.destination for sink in outputs.all_sinks) == ["http://127.0.0.1:1/a",
+                                                                          "http://127.0.0.1:1/b"]
+        assert all(len(mine.sinks) == 2 for mine in outputs.per_source.values())
+    finally:
+        assert outputs.close() == []
