@@ -146,7 +146,7 @@ def open_outputs(
     opener = _Opener(config, source_ids)
     notes: list[str] = []
     per_source = {source_id: SourceOutputs(source_id) for source_id in source_ids}
-    shared: dict[tuple[str, str | None], Sink] = {}
+    shared: dict[tuple[str, str | None, str], Sink] = {}
     try:
         for source_id, source_config, fps in sources:
             mine = per_source[source_id]
@@ -160,7 +160,8 @@ def open_outputs(
                 elif entry.kind == "video" and entry.path == output.video:
                     continue  # several sources, one video: the grid (below)
                 else:  # one shared sink over every source
-                    key = (entry.kind, entry.path)
+                    # The options too: two webhooks (no path) to two URLs are two sinks.
+                    key = (entry.kind, entry.path, repr(sorted(entry.options.items())))
                     if key not in shared:
                         shared[key] = opener.open(entry, entry.path, source_ids, fps)
                     mine.sinks.append(shared[key])
