@@ -57,6 +57,15 @@ def print_summary(summary: Any, interrupted: bool) -> None:
             )
     if summary.segments is not None:
         lines.append(f"segments    {summary.segments} runs of one label")
+    for report in summary.outputs:
+        name = str(report.get("output", "output"))
+        where = report.get("destination") or report.get("path") or ""
+        counts = ", ".join(
+            f"{value} {key}"
+            for key, value in report.items()
+            if key not in ("output", "destination", "path") and value not in (0, {}, None)
+        )
+        lines.append(f"output      {name} {where}: {counts or 'nothing to report'}")
     if summary.events is not None:
         suppressed = summary.events.get("suppressed") or {}
         lines.append(
@@ -82,3 +91,11 @@ def write_json_summary(summary: Any, path: str) -> None:
 
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(redact_data(asdict(summary)), handle, indent=2, default=str)
+
+
+def _count(name: str, value: object) -> str:
+    """``sent 6`` -> "6 sent"; ``dropped {"full": 3}`` -> "3 dropped (3 full)"."""
+    if isinstance(value, dict):
+        parts = ", ".join(f"{count} {reason}" for reason, count in value.items())
+        return f"{sum(value.values())} {name.replace('_', ' ')} ({parts})"
+    return f"{value} {name.replace('_', ' ')}"

@@ -66,6 +66,7 @@ class Outputs:
     notes: list[str]
     all_sinks: list[Any]
     segments: list[SegmentsSink] = field(default_factory=list)  # kept after closing: the summary counts them
+    closed_reports: list[dict[str, object]] | None = None
 
     def windows(self) -> Iterator[WindowSink]:
         """Every window of the run, a source's or the grid's (each one may ask to quit)."""
@@ -87,8 +88,19 @@ class Outputs:
                     if isinstance(error, SinkError)
                     else SinkError(f"output {type(sink).__name__} failed to close: {error}")
                 )
+        self.closed_reports = self.reports()
         self.all_sinks = []
         return failures
+
+    def reports(self) -> list[dict[str, object]]:
+        """What each sink that keeps counts says it did (``report()``: sent, dropped, pending...)."""
+        if not self.all_sinks and self.closed_reports is not None:
+            return self.closed_reports
+        return [
+            {"output": type(sink).__name__, **sink.report()}
+            for sink in self.all_sinks
+            if callable(getattr(sink, "report", None))
+        ]
 
 
 class _Opener:

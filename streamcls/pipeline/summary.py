@@ -58,6 +58,7 @@ class RunSummary:
     sources: tuple[SourceSummary, ...] = ()
     mean_batch_size: float | None = None
     events: dict[str, object] | None = None  # emitted, and suppressed by each rule; None: no events asked for
+    outputs: tuple[dict[str, object], ...] = ()  # what each counting sink did: sent, dropped, pending...
 
 
 def summarize(
@@ -117,6 +118,7 @@ def summarize(
         sources=sources,
         mean_batch_size=processed / batches if batches else None,
         events=consumer.events.counts.as_record() if consumer.events is not None else None,
+        outputs=tuple(outputs.reports()),
     )
 
 
