@@ -146,6 +146,7 @@ SINKS: Mapping[str, SinkKind] = _registry(
     SinkKind("video", "streamcls.outputs.video:VideoSink", "the annotated video (.mp4, .avi)", config_key="video"),
     SinkKind("window", "streamcls.outputs.window:WindowSink", "a window on the screen"),
     SinkKind("events", "streamcls.outputs.events:EventsSink", "one record per event (.jsonl)"),
+    SinkKind("mqtt", "streamcls.outputs.mqtt:MqttSink", "states, events and availability to an MQTT broker"),
 )
 
 
