@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 from broker import Broker, Subscriber, free_port, require_mosquitto
@@ -21,6 +22,7 @@ from fakes import FakeClassifier, FakeSource
 from streamcls.config import Config, OutputConfig, load_config
 from streamcls.config.events import EventsConfig
 from streamcls.errors import ConfigError, SinkError
+from streamcls.frames import Prediction
 from streamcls.outputs.mqtt import MqttOptions, MqttSink, preflight
 from streamcls.outputs.sink import SinkSettings
 from streamcls.pipeline import Pipeline
@@ -105,8 +107,9 @@ def test_demo_clip_events_state_availability_and_a_late_subscriber(broker):
 # -- the broker goes away and comes back ----------------------------------------------------
 
 
-def test_broker_killed_mid_run_every_event_delivered_after_it_returns(tmp_path):
+def test_broker_killed_mid_run_every_event_delivered_after_it_returns(tmp_path, caplog):
     require_mosquitto()
+    caplog.set_level(logging.WARNING, logger="streamcls.outputs.mqtt")
     # Persistence keeps the subscriber's session across the crash, so what the
     # sink sends right after its reconnection is queued for the subscriber too.
     server = Broker(tmp_path, persistent=True).start()
@@ -142,14 +145,36 @@ def test_broker_killed_mid_run_every_event_delivered_after_it_returns(tmp_path):
     assert set(received) == set(ids)
     # QoS 1 may repeat a message whose acknowledgement the crash lost; the order of first arrivals holds.
     assert list(dict.fromkeys(received)) == ids
-    availability = [m.text for m in payloads(messages, "live/availability")]
-    assert availability.count("online") >= 2  # at the first connection and again after the restart
-    after_restart = messages[max(i for i, m in enumerate(messages) if m.text == "online"):]
-    assert payloads(after_restart, "live/fake/state")  # the state is republished
+    # Sent live by the sink (retain flag clear), not replayed from the broker's retained store.
+    live = [m for m in messages if not m.retain]
+    availability = [m.text for m in payloads(live, "live/availability")]
+    assert availability.count("online") >= 2  # first connection, after the restart (QoS 1: repeats allowed)
     assert availability[-1] == "offline"
+    after_restart = live[max(i for i, m in enumerate(live) if m.text == "online"):]
+    assert payloads(after_restart, "live/fake/state")  # the state is republished
+    assert any("connection lost" in record.getMessage() for record in caplog.records)
     counts = mqtt.counts
     assert counts["dropped"] == 0 and counts["waiting"] == 0
     assert counts["events_published"] == len(ids)
+
+
+def test_a_restarted_broker_that_lost_its_retained_messages_gets_the_state_again(broker):
+    mqtt = sink(broker.url("keep"))
+    prediction = Prediction("fake", 7, None, (("circle", 0.9),), "circle", 0.9, "circle", 0.8, 1.0)
+    with mqtt:
+        mqtt.write(None, prediction)
+        mqtt.write(None, replace(prediction, frame_index=8))  # the same label: no new state
+        deadline = time.monotonic() + 5
+        while mqtt.counts["published"] < 2 and time.monotonic() < deadline:  # online, the state
+            time.sleep(0.05)
+        broker.kill()
+        broker.start()  # no persistence: the retained state is gone
+        with Subscriber(broker.port, "keep/#") as late:
+            retained = late.wait_for(lambda got: any(m.topic == "keep/fake/state" for m in got), timeout=15,
+                                     what="the state, republished after the reconnection")
+    state = payloads(retained, "keep/fake/state")[-1]
+    assert state.json()["label"] == "circle" and state.json()["frame_index"] == 7
+    assert mqtt.counts["queued"] == 1
 
 
 def test_broker_away_the_whole_run_bounded_queue_counts_the_overflow(caplog):
