@@ -8,7 +8,8 @@
       .start() / .kill() / .stop()     start and wait until the port answers; SIGKILL
                                        (a crash); SIGTERM.
                                        start() again reuses the same port
-      .url(prefix, user=, password=)   mqtt://[user:password@]127.0.0.1:PORT/prefix
+      .url(prefix, user=, password=)   mqtt[s]://[user:password@]127.0.0.1:PORT/prefix
+    self_signed(directory)             (certificate, key) for 127.0.0.1, its own CA: Broker(tls=...)
     Subscriber(port, topic="#")        a paho client collecting Received(topic, payload, retain)
       .wait_for(predicate, timeout)    until predicate(messages) holds; fails the test otherwise
 
@@ -45,8 +46,10 @@ def require_mosquitto() -> None:
 
 
 class Broker:
-    def __init__(self, directory: Path, users: dict[str, str] | None = None, persistent: bool = False):
+    def __init__(self, directory: Path, users: dict[str, str] | None = None, persistent: bool = False,
+                 tls: tuple[Path, Path] | None = None):
         self.directory = Path(directory)
+        self.tls = tls
         self.persistent = persistent
         self.port = free_port()
         self.users = users
@@ -60,6 +63,9 @@ class Broker:
             lines += ["persistence true", f"persistence_location {self.directory}/", "autosave_interval 1"]
         else:
             lines.append("persistence false")
+        if self.tls:
+            certificate, key = self.tls
+            lines += [f"cafile {certificate}", f"certfile {certificate}", f"keyfile {key}"]
         if self.users:
             password_file = self.directory / "passwords"
             password_file.touch()
@@ -106,7 +112,17 @@ class Broker:
 
     def url(self, prefix: str = "streamcls", user: str | None = None, password: str | None = None) -> str:
         credentials = f"{user}:{password}@" if user else ""
-        return f"mqtt://{credentials}127.0.0.1:{self.port}/{prefix}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://{credentials}127.0.0.1:{self.port}/{prefix}"
+
+
+def self_signed(directory: Path, name: str = "broker") -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that is its own CA, and its key (openssl)."""
+    require(shutil.which("openssl"), "openssl is not installed")
+    certificate, key = Path(directory) / f"{name}.pem", Path(directory) / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)],
+                   check=True, capture_output=True, timeout=30)
+    return certificate, key
 
 
 @dataclass(frozen=True)
@@ -127,7 +143,7 @@ class Subscriber:
     """Subscribes to ``topic`` on the broker at ``port`` (anonymous, or ``user``/``password``)."""
 
     def __init__(self, port: int, topic: str = "#", user: str | None = None, password: str | None = None,
-                 timeout: float = 10.0, client_id: str = "", clean_session: bool = True):
+                 timeout: float = 10.0, client_id: str = "", clean_session: bool = True, ca_file: Path | None = None):
         from paho.mqtt.client import CallbackAPIVersion, Client
 
         self.messages: list[Received] = []
@@ -137,6 +153,8 @@ class Subscriber:
         self.client.reconnect_delay_set(0.1, 0.5)  # back soon after a broker restart
         if user:
             self.client.username_pw_set(user, password)
+        if ca_file:
+            self.client.tls_set(ca_certs=str(ca_file))
         self.client.on_message = self._on_message
         self.client.on_connect = lambda client, *_: client.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda *_: self._subscribed.set()

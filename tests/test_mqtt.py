@@ -15,7 +15,7 @@ import time
 from dataclasses import replace
 
 import pytest
-from broker import Broker, Subscriber, free_port, require_mosquitto
+from broker import Broker, Subscriber, free_port, require_mosquitto, self_signed
 from cli import offline_environment, run_cli
 from fakes import FakeClassifier, FakeSource
 
@@ -251,6 +251,27 @@ def test_cli_wrong_credentials_and_unknown_scheme_exit_with_one_line(locked_brok
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "expected a mqtt:// or mqtts:// URL" in lines[0]
     assert secret not in result.stdout + result.stderr
+
+
+def test_tls_with_the_broker_ca_publishes_and_a_wrong_ca_fails_at_open(tmp_path):
+    require_mosquitto()
+    certificate, key = self_signed(tmp_path)
+    stranger, _ = self_signed(tmp_path, "stranger")
+    server = Broker(tmp_path, tls=(certificate, key)).start()
+    try:
+        with Subscriber(server.port, ca_file=certificate) as subscriber:
+            mqtt = sink(server.url("secure"), tls={"ca_file": str(certificate)})
+            with Pipeline(fake_config(), classifier=FakeClassifier(), source=FakeSource(3), sinks=[mqtt]) as pipeline:
+                pipeline.run()
+            subscriber.wait_for(lambda got: len(payloads(got, "secure/fake/events")) == 3)
+        with pytest.raises(SinkError) as raised:
+            sink(server.url("secure"), tls={"ca_file": str(stranger)}).open()
+        assert preflight(SinkSettings("mqtt", options={"url": server.url("x"), "tls": {"ca_file": str(stranger)}})) \
+            == [str(raised.value)]
+    finally:
+        server.kill()
+    assert str(raised.value) == (f"broker 127.0.0.1:{server.port}: TLS handshake failed (CERTIFICATE_VERIFY_FAILED); "
+                                 f"check tls.ca_file and the broker's certificate")
 
 
 # -- the CLI ---------------------------------------------------------------------------------
