@@ -45,8 +45,6 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import socket
-import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -57,6 +55,7 @@ import numpy as np
 
 from streamcls.errors import SinkError, StreamclsError
 from streamcls.frames import Event, Prediction
+from streamcls.outputs.mqtt_client import first_connection, make_client, refused, stop
 from streamcls.outputs.mqtt_options import MqttOptions, topic_safe
 from streamcls.outputs.sink import SinkSettings
 from streamcls.version import __version__
@@ -180,7 +179,7 @@ class MqttSink:
         options = self.options
         if options.tls is not None:
             options.tls.check_files()
-        self._client = _client(options, self.availability_topic)
+        self._client = make_client(options, self.availability_topic)
         client = self._client
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -190,11 +189,11 @@ class MqttSink:
             if options.discovery:
                 self._urgent.extend(self._discovery(source) for source in self._sources)
         if options.wait_for_broker:
-            problem = _first_connection(client, options, options.connect_timeout_s, self._first_answer)
+            problem = first_connection(client, options, options.connect_timeout_s, self._first_answer)
             if problem is None and self._first_reason is not None:
-                problem = _refused(options, self._first_reason)
+                problem = refused(options, self._first_reason)
             if problem is not None:
-                _stop(client)
+                stop(client)
                 raise SinkError(problem)
         else:
             client.connect_async(options.host, options.port, options.keepalive_s)
@@ -223,7 +222,7 @@ class MqttSink:
                 info.wait_for_publish(max(1.0, deadline - time.monotonic()))
             except (RuntimeError, ValueError):
                 pass  # the connection went: the broker publishes the will instead
-        _stop(self._client)
+        stop(self._client)
         counts = self.counts
         if counts["dropped"] or counts["waiting"]:
             logger.warning(
@@ -299,7 +298,7 @@ class MqttSink:
         if reason_code.is_failure:
             self._first_reason = str(reason_code)
             if self._first_answer.is_set():
-                logger.warning("%s", _refused(self.options, str(reason_code)))
+                logger.warning("%s", refused(self.options, str(reason_code)))
             self._first_answer.set()
             return
         logger.info("mqtt %s: connected", self.options.url)
@@ -363,7 +362,7 @@ def preflight(settings: SinkSettings) -> list[str]:
             options.tls.check_files()
     except StreamclsError as error:
         return [str(error)]
-    client = _client(options, f"{options.prefix}/availability", will=False)
+    client = make_client(options, f"{options.prefix}/availability", will=False)
     answer = threading.Event()
     reasons: list[str] = []
 
@@ -374,82 +373,16 @@ def preflight(settings: SinkSettings) -> list[str]:
 
     client.on_connect = on_connect
     try:
-        problem = _first_connection(client, options, PREFLIGHT_TIMEOUT_S, answer)
+        problem = first_connection(client, options, PREFLIGHT_TIMEOUT_S, answer)
     finally:
-        _stop(client)
+        stop(client)
     if problem is None and reasons:
-        problem = _refused(options, reasons[0])
+        problem = refused(options, reasons[0])
     return [] if problem is None else [problem]
 
 
 def _json(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode("utf-8")
-
-
-def _client(options: MqttOptions, availability_topic: str, will: bool = True) -> Any:
-    """A paho client set up from ``options`` (not connected)."""
-    from paho.mqtt.client import CallbackAPIVersion, Client
-
-    client = Client(CallbackAPIVersion.VERSION2, client_id=options.client_id)
-    client.connect_timeout = options.connect_timeout_s
-    if options.username is not None:
-        client.username_pw_set(options.username, options.password)
-    if options.tls is not None:
-        tls = options.tls
-        try:
-            client.tls_set(ca_certs=tls.ca_file, certfile=tls.cert_file, keyfile=tls.key_file)
-        except (ssl.SSLError, OSError) as error:
-            raise SinkError(
-                f"mqtt {options.url}: the TLS files cannot be loaded ({error}); check tls.ca_file, cert_file, key_file"
-            ) from None
-        client.tls_insecure_set(tls.insecure)
-    if will:
-        client.will_set(availability_topic, b"offline", qos=1, retain=True)
-    return client
-
-
-def _where(options: MqttOptions) -> str:
-    return f"broker {options.host}:{options.port}"
-
-
-def _refused(options: MqttOptions, reason: str) -> str:
-    fix = "check username/password" if "auth" in reason.lower() or "password" in reason.lower() else "check client_id"
-    return f"{_where(options)} refused the connection: {reason.lower()}; {fix}"
-
-
-def _first_connection(client: Any, options: MqttOptions, timeout_s: float, answer: threading.Event) -> str | None:
-    """Connect (TCP, TLS, MQTT CONNECT) and wait for the broker's answer; a problem line, or None.
-
-    Paho's network thread is running when this returns None; its ``on_connect`` must set ``answer``.
-    """
-    where = _where(options)
-    client.connect_timeout = timeout_s
-    try:
-        client.connect(options.host, options.port, options.keepalive_s)
-    except ssl.SSLError as error:
-        reason = error.reason or error
-        return f"{where}: TLS handshake failed ({reason}); check tls.ca_file and the broker's certificate"
-    except TimeoutError:
-        return f"{where} did not answer within {timeout_s:g} s; check the host and port, and that the broker runs"
-    except ConnectionRefusedError:
-        return f"{where} refused the connection (nothing listens there); start the broker or fix the port in url"
-    except socket.gaierror:
-        return f"{where}: the host name does not resolve; check the host in url"
-    except OSError as error:
-        return f"{where} cannot be reached ({error.strerror or error}); check the host and the network"
-    client.loop_start()
-    if not answer.wait(timeout_s):
-        return f"{where} did not answer the MQTT CONNECT within {timeout_s:g} s; is it an MQTT broker (TLS: mqtts://)?"
-    return None
-
-
-def _stop(client: Any) -> None:
-    """Disconnect and stop paho's network thread (harmless when never connected)."""
-    try:
-        client.disconnect()
-    except (OSError, ValueError):
-        pass
-    client.loop_stop()
 
 
 __all__ = ["MqttOptions", "MqttSink", "preflight"]
