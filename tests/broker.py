@@ -42,7 +42,7 @@ def free_port() -> int:
 
 def require_mosquitto() -> None:
     require(shutil.which("mosquitto") and shutil.which("mosquitto_passwd"),
-            "mosquitto is not installed (apt-get install mosquitto mosquitto-clients)")
+            "mosquitto is not installed (apt-get install mosquitto)")
 
 
 class Broker:

@@ -222,13 +222,21 @@ def test_right_credentials_publish_from_the_url_and_from_an_environment_variable
     assert preflight(SinkSettings("mqtt", options={"url": locked_broker.url("x", "cam", PASSWORD)})) == []
 
 
-def test_wrong_credentials_fail_at_open_with_one_line(locked_broker):
+def test_wrong_credentials_fail_at_open_with_one_line(locked_broker, caplog):
     url = locked_broker.url("x", "cam", "wrong-Pa55word")
     with pytest.raises(SinkError) as raised:
         sink(url).open()
     message = str(raised.value)
     assert message == (f"broker 127.0.0.1:{locked_broker.port} refused the connection: not authorized; "
                        f"check username/password")
+    # Connecting in the background: the run goes on, the refusal is a warning.
+    with caplog.at_level(logging.WARNING, logger="streamcls.outputs.mqtt"):
+        with sink(url, wait_for_broker=False, flush_timeout_s=0.1):
+            deadline = time.monotonic() + 5
+            while message not in caplog.messages and time.monotonic() < deadline:
+                time.sleep(0.05)
+    assert message in caplog.messages
+    assert not any("wrong-Pa55word" in line for line in caplog.messages)
     assert preflight(SinkSettings("mqtt", options={"url": url})) == [message]
     nobody = f"mqtt://127.0.0.1:{free_port()}/x"
     assert preflight(SinkSettings("mqtt", options={"url": nobody})) == [

@@ -297,7 +297,7 @@ class MqttSink:
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if reason_code.is_failure:
             self._first_reason = str(reason_code)
-            if self._first_answer.is_set():
+            if self._opened or not self.options.wait_for_broker:  # else open() raises it
                 logger.warning("%s", refused(self.options, str(reason_code)))
             self._first_answer.set()
             return
