@@ -200,7 +200,7 @@ def test_output_sinks_read_kind_path_and_options(tmp_path):
 @pytest.mark.parametrize(
     "sink, expected",
     [
-        ("{kind: mqtt}", ["output.sinks[0].kind: received 'mqtt'; expected one of",
+        ("{kind: kafka}", ["output.sinks[0].kind: received 'kafka'; expected one of",
                           "predictions, segments, video, window"]),
         ("{kind: predictions, options: 3}",
          ["output.sinks[0].options: received 3 (int); expected a mapping"]),

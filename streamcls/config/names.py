@@ -148,6 +148,7 @@ SINKS: Mapping[str, SinkKind] = _registry(
     SinkKind("events", "streamcls.outputs.events:EventsSink", "one record per event (.jsonl)"),
     SinkKind("clips", "streamcls.outputs.clips:ClipsSink", "an MP4 clip around each event (a folder)"),
     SinkKind("webhook", "streamcls.outputs.webhook:WebhookSink", "each event POSTed as signed JSON, via an outbox"),
+    SinkKind("mqtt", "streamcls.outputs.mqtt:MqttSink", "states, events and availability to an MQTT broker"),
 )
 
 
