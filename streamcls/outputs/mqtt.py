@@ -166,6 +166,10 @@ class MqttSink:
         with self._condition:
             return {**self._counts, "waiting": self._waiting()}
 
+    def report(self) -> dict[str, object]:
+        """What this sink did, for the run's summary (the URL masked)."""
+        return {"destination": self.options.url, **self.counts}
+
     # -- open and close ---------------------------------------------------
     def open(self) -> None:
         """Connect (see the module's docstring) and start the publisher.
