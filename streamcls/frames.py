@@ -9,7 +9,7 @@ what a source's capture is doing, and ``END`` closes every queue between stages.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -64,6 +64,18 @@ class Frame:
     position_ms: float | None = None
     gap_before_ms: float | None = None  # the first frame after a dropped stream came back
     name: str | None = None
+
+
+def carry_gap(dropped: Frame, kept: Frame) -> Frame:
+    """``kept`` holding the gap that ``dropped`` (a frame a live policy let go) was first after.
+
+    The first frame after a reconnect says how long the stream was silent; when a
+    live policy drops it for a newer one, the newer one carries that news instead,
+    so the gap still reaches the records.
+    """
+    if dropped.gap_before_ms is None or kept.gap_before_ms is not None:
+        return kept
+    return replace(kept, gap_before_ms=dropped.gap_before_ms)
 
 
 @dataclass(frozen=True)

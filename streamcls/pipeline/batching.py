@@ -24,11 +24,14 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
+
+from streamcls.frames import Frame, carry_gap
 
 Fairness = str  # one of config.names.FAIRNESS
 
@@ -65,8 +68,12 @@ class FairInbox:
         with self._condition:
             if source_id in self.live:
                 while len(lane) >= self.live_capacity:
-                    lane.popleft()
+                    stale = lane.popleft()
                     self.dropped[source_id] += 1
+                    if lane:
+                        lane[0] = _carry_gap(stale, lane[0])
+                    else:
+                        item = _carry_gap(stale, item)
             while len(lane) >= self.capacity:
                 if stop.is_set():
                     return False
@@ -131,3 +138,10 @@ class FairInbox:
             if not took:
                 break
         return True
+
+
+def _carry_gap(dropped: Any, kept: Any) -> Any:
+    """``kept`` (a prepared frame) holding the reconnect gap ``dropped`` was first after (``frames.carry_gap``)."""
+    if isinstance(getattr(dropped, "frame", None), Frame) and isinstance(getattr(kept, "frame", None), Frame):
+        return dataclasses.replace(kept, frame=carry_gap(dropped.frame, kept.frame))
+    return kept

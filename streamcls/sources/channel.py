@@ -16,7 +16,7 @@ import queue
 import threading
 
 from streamcls.config import SourceConfig
-from streamcls.frames import END
+from streamcls.frames import END, Frame, carry_gap
 from streamcls.queues import force_put, put_until_stopped
 
 
@@ -49,7 +49,9 @@ class FrameChannel:
             with self._condition:
                 if self._slot and self._slot[0] is not END:
                     self.dropped += 1
-                    self._slot.clear()
+                    stale = self._slot.pop()
+                    if isinstance(stale, Frame) and isinstance(item, Frame):
+                        item = carry_gap(stale, item)
                 if not self._slot:
                     self._slot.append(item)
                 self._condition.notify()
