@@ -481,3 +481,60 @@ def test_a_keras_archive_is_never_loaded_as_a_model(tmp_path):
 
     with pytest.raises(WeightsError, match="cannot be read as HDF5"):
         load_bundle(bundle)
+
+
+# -- event outputs: broker password, receiver password and HMAC secret stay in the process ------------
+
+def test_event_outputs_keep_every_secret(tmp_path):
+    """A run with MQTT (password in the URL), a webhook (password in the URL, HMAC secret from the
+    environment), an events file and clips: every byte written, printed, published or POSTed is read."""
+    from broker import Broker, Subscriber, require_mosquitto
+    from receiver import Receiver
+
+    require_mosquitto()
+    hmac_secret = "s3cr3t-hmac-key"
+    out = tmp_path / "out"
+    (out / "clips").mkdir(parents=True)
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({
+        "postprocess": {"smoothing": "ema", "ema_alpha": 0.5, "hysteresis": {"margin": 0.2, "frames": 3}},
+        "events": {"min_duration_s": 0.4, "snapshot": True},
+        "output": {"sinks": [{"kind": "webhook", "options": {
+            "url": f"http://{USER}:{PASSWORD}@127.0.0.1:{{port}}/hook", "secret_env": "HOOK_SECRET",
+            "outbox": str(out / "outbox.sqlite")}}]},
+    }))
+    broker = Broker(tmp_path, users={USER: PASSWORD}).start()
+    receiver = Receiver()
+    config.write_text(config.read_text().replace("{port}", str(receiver.port)))
+    try:
+        with Subscriber(broker.port, user=USER, password=PASSWORD) as subscriber:
+            result = run_cli(
+                "run", "--source", ROOT / "samples" / "demo-clip.mp4", "--model", DEMO_BUNDLE, "--no-display",
+                "--config", config, "--mqtt", broker.url("plant", USER, PASSWORD), "--events", out / "events.jsonl",
+                "--clips", out / "clips", "--predictions", out / "p.jsonl", "--json-summary", out / "summary.json",
+                env=offline_environment(HOOK_SECRET=hmac_secret), cwd=tmp_path)
+            assert result.returncode == 0, result.stderr
+            published = subscriber.wait_for(
+                lambda messages: sum(m.topic.endswith("/events") for m in messages) >= 6, 20, "six events")
+            doctor = run_cli("doctor", "--config", config, env=offline_environment(HOOK_SECRET=hmac_secret))
+    finally:
+        receiver.stop()
+        broker.stop()
+    requests = list(receiver.requests)
+    assert len({request.event_id for request in requests}) == 6
+    secrets = (*LEAKS, hmac_secret)
+    texts = {"stdout": result.stdout, "stderr": result.stderr, "doctor": doctor.stdout + doctor.stderr}
+    texts.update({f"mqtt {m.topic}": m.payload.decode("latin-1") + m.topic for m in published})
+    texts.update({f"POST {r.event_id}": r.body.decode() + json.dumps({k: v for k, v in r.headers.items()
+                                                                     if k.lower() != "authorization"})
+                  for r in requests})  # the receiver is given its own password, in the Authorization header only
+    for where, text in texts.items():
+        for secret in secrets:
+            assert secret not in text, f"{secret!r} in {where}"
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):  # the outbox and the clips included
+        data = path.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in data, f"{secret!r} in {path}"
+    assert len(list((out / "clips").glob("*.mp4"))) >= 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["events"]["emitted"] == 6 and len(summary["outputs"]) == 2

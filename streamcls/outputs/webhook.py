@@ -56,25 +56,15 @@ values and any credentials of the URL never appear in logs, errors or reports.
 
 from __future__ import annotations
 
-import base64
-import email.utils
-import hashlib
-import hmac
-import http.client
 import json
 import logging
 import os
-import random
 import socket
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -82,264 +72,24 @@ from streamcls.errors import ConfigError
 from streamcls.frames import Event, Prediction
 from streamcls.outputs.outbox import Message, Outbox
 from streamcls.outputs.sink import SinkSettings
-from streamcls.redact import mask_uri, redact
-from streamcls.version import __version__
+from streamcls.outputs.webhook_http import Poster, backoff_delay, parse_retry_after, reason, sign
+from streamcls.outputs.webhook_options import SECRET_VARIABLE, WebhookOptions, check_url, default_outbox
+from streamcls.redact import redact
 
 logger = logging.getLogger(__name__)
 
-SECRET_VARIABLE = "STREAMCLS_WEBHOOK_SECRET"
-_KEY = "output.sinks[].options"
-_RESERVED_HEADERS = ("content-type", "x-streamcls-timestamp", "x-streamcls-event-id", "x-streamcls-signature")
-
-
-def default_outbox() -> Path:
-    """``$STREAMCLS_CACHE/outbox.sqlite``, or ``~/.cache/streamcls/outbox.sqlite``."""
-    root = os.environ.get("STREAMCLS_CACHE") or Path.home() / ".cache" / "streamcls"
-    return Path(root) / "outbox.sqlite"
-
-
-def _number(options: Mapping[str, Any], key: str, default: float, low: float, high: float, fix: str) -> float:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ConfigError(f"{_KEY}.{key}: received {value!r}; expected a number from {low:g} to {high:g}; {fix}")
-    return float(value)
-
-
-@dataclass(frozen=True)
-class WebhookOptions:
-    """A webhook's options, validated (see the module's docstring). ``repr`` shows no secret."""
-
-    url: str = field(repr=False)
-    secret: bytes | None = field(default=None, repr=False)
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-    outbox: Path = field(default_factory=default_outbox)
-    timeout_s: float = 5.0
-    max_attempts: int | None = None
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 60.0
-    max_messages: int = 100_000
-    max_age_s: float = 7 * 86_400.0
-    snapshot: bool = False
-    drain_s: float = 3.0
-
-    @property
-    def destination(self) -> str:
-        """The URL with its credentials masked: what logs, reports and the outbox name it by."""
-        return mask_uri(self.url)
-
-    @classmethod
-    def parse(cls, options: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> WebhookOptions:
-        """Check ``options`` (a sink entry's), each beside its rule.
-
-        Raises:
-            ConfigError: one line naming ``output.sinks[].options.KEY``, what was received,
-                what was expected and the fix; never the secret.
-        """
-        environ = os.environ if environ is None else environ
-        known = {name for name in cls.__dataclass_fields__} | {"secret_env"}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(
-                f"{_KEY}: received unknown key {unknown[0]!r} for kind webhook; "
-                f"expected any of {', '.join(sorted(known))}"
-            )
-        url = options.get("url")
-        url = check_url(url)
-        secret = _secret(options, environ)
-        headers = options.get("headers") or {}
-        if not isinstance(headers, Mapping) or not all(
-            isinstance(name, str) and isinstance(value, (str, int, float)) for name, value in headers.items()
-        ):
-            raise ConfigError(
-                f"{_KEY}.headers: received a {type(headers).__name__}; expected a mapping of header names to "
-                f"values, e.g. {{X-Api-Key: ...}}"
-            )
-        clash = [name for name in headers if name.lower() in _RESERVED_HEADERS]
-        if clash:
-            raise ConfigError(
-                f"{_KEY}.headers: received {clash[0]!r}; expected none of streamcls's own headers; remove it"
-            )
-        attempts = options.get("max_attempts")
-        if attempts is not None and (isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1):
-            raise ConfigError(
-                f"{_KEY}.max_attempts: received {attempts!r}; expected a whole number of at least 1, or leave it "
-                f"out to retry until max_age_s"
-            )
-        messages = options.get("max_messages", 100_000)
-        if isinstance(messages, bool) or not isinstance(messages, int) or messages < 1:
-            raise ConfigError(f"{_KEY}.max_messages: received {messages!r}; expected a whole number of at least 1")
-        outbox = options.get("outbox")
-        if outbox is not None and (not isinstance(outbox, (str, Path)) or not str(outbox).strip()):
-            raise ConfigError(f"{_KEY}.outbox: received {outbox!r}; expected the path of an SQLite file")
-        initial = _number(options, "backoff_initial_s", 0.5, 0.001, 3600, "e.g. 0.5")
-        return cls(
-            url=url,
-            secret=secret,
-            headers={name: str(value) for name, value in headers.items()},
-            outbox=Path(outbox).expanduser() if outbox else default_outbox(),
-            timeout_s=_number(options, "timeout_s", 5.0, 0.01, 600, "e.g. 5"),
-            max_attempts=attempts,
-            backoff_initial_s=initial,
-            backoff_max_s=_number(options, "backoff_max_s", 60.0, initial, 86_400, "at least backoff_initial_s"),
-            max_messages=messages,
-            max_age_s=_number(options, "max_age_s", 7 * 86_400.0, 1, 365 * 86_400, "e.g. 604800 (7 days)"),
-            snapshot=bool(options.get("snapshot", False)),
-            drain_s=_number(options, "drain_s", 3.0, 0, 600, "e.g. 3"),
-        )
-
-
-def check_url(url: object) -> str:
-    """``url`` stripped, when it is an http:// or https:// URL with a host.
-
-    Raises:
-        ConfigError: one line, the URL masked.
-    """
-    shown = repr(mask_uri(url)) if isinstance(url, str) else repr(url)
-    fix = "e.g. --webhook https://host/path"
-    if not isinstance(url, str) or not url.strip():
-        raise ConfigError(f"{_KEY}.url: received {shown}; expected an http:// or https:// URL; {fix}")
-    try:
-        parts = urllib.parse.urlsplit(url.strip())
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        raise ConfigError(
-            f"{_KEY}.url: received {shown}, which is not a URL; expected http(s)://host[:port]/path; {fix}"
-        ) from None
-    if parts.scheme.lower() not in ("http", "https"):
-        received = f"scheme {parts.scheme + '://'!r}" if parts.scheme else f"{shown}, which has no scheme"
-        raise ConfigError(f"{_KEY}.url: received {received}; expected an http:// or https:// URL; {fix}")
-    if not parts.hostname:
-        raise ConfigError(f"{_KEY}.url: received {shown}, which names no host; expected http(s)://host/path; {fix}")
-    return url.strip()
-
-
-def _secret(options: Mapping[str, Any], environ: Mapping[str, str]) -> bytes | None:
-    secret, variable = options.get("secret"), options.get("secret_env")
-    if secret is not None and variable is not None:
-        raise ConfigError(f"{_KEY}: received both secret and secret_env; expected one of them; remove the other")
-    if secret is not None:
-        if not isinstance(secret, str) or not secret:
-            raise ConfigError(f"{_KEY}.secret: received an empty or non-text value; expected the shared secret")
-        return secret.encode()
-    if variable is not None:
-        if not isinstance(variable, str) or not environ.get(variable):
-            raise ConfigError(
-                f"{_KEY}.secret_env: received {variable!r}, an environment variable that is not set or empty; "
-                f"expected the name of one holding the secret; set it (export {variable}=...)"
-            )
-        return environ[variable].encode()
-    value = environ.get(SECRET_VARIABLE)
-    return value.encode() if value else None
-
-
-# -- the request and its answer --------------------------------------------------------------
-
-
-def sign(secret: bytes, timestamp: int, body: bytes) -> str:
-    """``sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">``: the ``X-Streamcls-Signature`` value."""
-    return "sha256=" + hmac.new(secret, str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def backoff_delay(
-    attempt: int, initial_s: float, max_s: float, uniform: Callable[[float, float], float] = random.uniform
-) -> float:
-    """Seconds to wait before retry number ``attempt`` (1 = the first retry): full jitter,
-    a random time between 0 and ``min(max_s, initial_s * 2 ** (attempt - 1))``."""
-    ceiling = min(max_s, initial_s * 2.0 ** min(max(attempt - 1, 0), 60))
-    return uniform(0.0, ceiling)
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """A ``Retry-After`` header as seconds from ``now`` (wall clock): ``"120"`` or an HTTP date;
-    ``None`` when missing or unreadable; never negative."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - now)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one POST came to. ``retry``: try again later; ``status``: the HTTP status, or None
-    for no answer; ``retry_after``: the receiver's ``Retry-After`` in seconds."""
-
-    delivered: bool
-    retry: bool
-    reason: str
-    status: int | None = None
-    retry_after: float | None = None
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *arguments: Any, **keywords: Any) -> None:
-        return None  # the 3xx becomes an HTTPError: a redirected POST would lose its body
-
-
-class Poster:
-    """POSTs one message to one URL (credentials of the URL sent as Basic authorization)."""
-
-    def __init__(self, options: WebhookOptions):
-        self.options = options
-        parts = urllib.parse.urlsplit(options.url)
-        self.headers = {"Content-Type": "application/json", "User-Agent": f"streamcls/{__version__}"}
-        if parts.username is not None:
-            user = urllib.parse.unquote(parts.username)
-            password = urllib.parse.unquote(parts.password or "")
-            token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-            self.headers["Authorization"] = f"Basic {token}"
-            netloc = parts.hostname or ""
-            netloc = f"[{netloc}]" if ":" in netloc else netloc
-            if parts.port is not None:
-                netloc += f":{parts.port}"
-            parts = parts._replace(netloc=netloc)
-        self.url = urllib.parse.urlunsplit(parts)
-        self.headers.update(options.headers)
-        self._opener = urllib.request.build_opener(_NoRedirects())
-
-    def post(self, message: Message, timeout_s: float, now: Callable[[], float] = time.time) -> Outcome:
-        timestamp = int(now())
-        headers = dict(self.headers)
-        headers["X-Streamcls-Event-Id"] = message.event_id
-        headers["X-Streamcls-Timestamp"] = str(timestamp)
-        if self.options.secret is not None:
-            headers["X-Streamcls-Signature"] = sign(self.options.secret, timestamp, message.body)
-        request = urllib.request.Request(self.url, data=message.body, headers=headers, method="POST")
-        try:
-            with self._opener.open(request, timeout=timeout_s) as response:
-                response.read(65536)
-                return Outcome(True, False, f"HTTP {response.status}", response.status)
-        except urllib.error.HTTPError as error:
-            status = error.code
-            retry_after = parse_retry_after(error.headers.get("Retry-After"), now()) if error.headers else None
-            error.close()
-            retry = status == 429 or status >= 500 or status == 408
-            return Outcome(False, retry, f"HTTP {status} {error.reason}".strip(), status, retry_after)
-        except urllib.error.URLError as error:
-            return Outcome(False, True, _reason(error.reason))
-        except (OSError, http.client.HTTPException) as error:  # timeouts, resets, a bad status line
-            return Outcome(False, True, _reason(error))
-
-
-def _reason(error: object) -> str:
-    """A short cause, no URL with its password: "connection refused", "timed out"."""
-    if isinstance(error, (socket.timeout, TimeoutError)):
-        return "timed out"
-    if isinstance(error, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(error, OSError) and error.strerror:
-        return redact(error.strerror.lower())
-    return redact(str(error) or type(error).__name__)
-
-
-# -- the sink -----------------------------------------------------------------------------------
+# The helpers live beside this module; they are named here too, for the sink's users and tests.
+__all__ = [
+    "SECRET_VARIABLE",
+    "WebhookOptions",
+    "WebhookSink",
+    "backoff_delay",
+    "check_url",
+    "default_outbox",
+    "parse_retry_after",
+    "preflight",
+    "sign",
+]
 
 
 class WebhookSink:
@@ -559,7 +309,7 @@ def preflight(settings: SinkSettings, timeout_s: float = 2.0) -> list[str]:
             pass
     except OSError as error:
         problems.append(
-            f"receiver {options.destination} does not answer ({_reason(error)}); check the URL or start the receiver"
+            f"receiver {options.destination} does not answer ({reason(error)}); check the URL or start the receiver"
         )
     folder = options.outbox.parent
     existing = next((path for path in (folder, *folder.parents) if path.exists()), None)
