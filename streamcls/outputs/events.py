@@ -14,7 +14,7 @@ import numpy as np
 
 from streamcls.errors import SinkError
 from streamcls.frames import Event, Prediction
-from streamcls.outputs.files import LineFile, check_parent
+from streamcls.outputs.files import RecordFile, check_parent
 from streamcls.outputs.sink import SinkSettings
 
 logger = logging.getLogger(__name__)
@@ -33,11 +33,7 @@ class EventsSink:
             )
         check_parent(self.path, "events file")
         self.snapshot = snapshot
-        self.events = 0
-        try:
-            self._file = LineFile(self.path)
-        except OSError as error:
-            raise SinkError(f"events file {str(self.path)!r} cannot be created: {error.strerror}") from None
+        self._file = RecordFile(self.path, "events file", "events")
 
     @classmethod
     def from_settings(cls, settings: SinkSettings) -> EventsSink:
@@ -48,21 +44,14 @@ class EventsSink:
 
     def write_event(self, event: Event) -> None:
         line = json.dumps(event.as_record(snapshot=self.snapshot), separators=(",", ":")) + "\n"
-        try:
-            self._file.append(line)
-        except OSError as error:
-            raise SinkError(
-                f"events file {str(self.path)!r}: write failed ({error.strerror}); the "
-                f"{self.events} events before it are complete"
-            ) from None
-        self.events += 1
+        self._file.append(line)
+
+    @property
+    def events(self) -> int:
+        return self._file.count
 
     def close(self) -> None:
-        if not self._file.closed:
-            try:
-                self._file.close()
-            except OSError:
-                logger.warning("closing %s failed", self.path)
+        self._file.close()
 
     def __enter__(self) -> EventsSink:
         return self

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 from pathlib import Path
 
 from streamcls.errors import SinkError
+
+logger = logging.getLogger(__name__)
 
 
 def check_parent(path: Path, what: str) -> None:
@@ -90,6 +93,43 @@ class LineFile:
         if self._descriptor is not None:
             descriptor, self._descriptor = self._descriptor, None
             os.close(descriptor)
+
+
+class RecordFile:
+    """A file of records of one kind, each one whole line (``LineFile``), counted.
+
+    ``what`` names the file in messages ("predictions file"), ``noun`` its records
+    ("records"): a failed write is a ``SinkError`` that says how many records before
+    it are complete; closing never raises (a failure is logged).
+    """
+
+    def __init__(self, path: Path, what: str, noun: str, header: str | None = None):
+        self.path, self.what, self.noun = path, what, noun
+        self.count = 0
+        try:
+            self._file = LineFile(path)
+            if header is not None:
+                self._file.append(header)
+        except OSError as error:
+            raise SinkError(f"{what} {str(path)!r} cannot be created: {error.strerror}") from None
+
+    def append(self, line: str) -> None:
+        """Write one record's line whole, or raise ``SinkError`` (the file still ends on a whole record)."""
+        try:
+            self._file.append(line)
+        except OSError as error:
+            raise SinkError(
+                f"{self.what} {str(self.path)!r}: write failed ({error.strerror}); the {self.count} "
+                f"{self.noun} before it are complete"
+            ) from None
+        self.count += 1
+
+    def close(self) -> None:
+        if not self._file.closed:
+            try:
+                self._file.close()
+            except OSError:
+                logger.warning("closing %s failed", self.path)
 
 
 def csv_line(values: list[object]) -> str:

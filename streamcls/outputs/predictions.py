@@ -10,7 +10,7 @@ import numpy as np
 
 from streamcls.errors import SinkError
 from streamcls.frames import Prediction
-from streamcls.outputs.files import LineFile, check_parent, csv_line
+from streamcls.outputs.files import RecordFile, check_parent, csv_line
 from streamcls.outputs.sink import SinkSettings
 
 logger = logging.getLogger(__name__)
@@ -52,13 +52,8 @@ class PredictionsSink:
             )
         check_parent(self.path, "predictions file")
         self.format = "csv" if suffix == ".csv" else "jsonl"
-        try:
-            self._file = LineFile(self.path)
-            if self.format == "csv":
-                self._file.append(",".join(self.CSV_FIELDS) + "\r\n")
-        except OSError as error:
-            raise SinkError(f"predictions file {str(self.path)!r} cannot be created: {error.strerror}") from None
-        self.records = 0
+        header = ",".join(self.CSV_FIELDS) + "\r\n" if self.format == "csv" else None
+        self._file = RecordFile(self.path, "predictions file", "records", header)
 
     def write(self, image: np.ndarray | None, prediction: Prediction) -> None:
         record = prediction.as_record()
@@ -68,21 +63,14 @@ class PredictionsSink:
             line = csv_line([record[name] for name in self.CSV_FIELDS])
         else:
             line = json.dumps(record, separators=(",", ":")) + "\n"
-        try:
-            self._file.append(line)
-        except OSError as error:
-            raise SinkError(
-                f"predictions file {str(self.path)!r}: write failed ({error.strerror}); the "
-                f"{self.records} records before it are complete"
-            ) from None
-        self.records += 1
+        self._file.append(line)
+
+    @property
+    def records(self) -> int:
+        return self._file.count
 
     def close(self) -> None:
-        if not self._file.closed:
-            try:
-                self._file.close()
-            except OSError:
-                logger.warning("closing %s failed", self.path)
+        self._file.close()
 
     def __enter__(self) -> PredictionsSink:
         return self

@@ -12,7 +12,7 @@ import numpy as np
 
 from streamcls.errors import SinkError
 from streamcls.frames import Prediction
-from streamcls.outputs.files import LineFile, check_parent, csv_line
+from streamcls.outputs.files import RecordFile, check_parent, csv_line
 from streamcls.outputs.sink import SinkSettings
 from streamcls.postprocess.segments import LabelSegment, SegmentTracker
 
@@ -63,16 +63,15 @@ class SegmentsSink:
         self.closed: list[LabelSegment] = []
         self._written_at = 0.0
         self._dirty = False
-        self._file: LineFile | None = None
-        try:
-            if self.format == "json":
+        self._file: RecordFile | None = None
+        if self.format == "json":
+            try:
                 self._rewrite()
-            else:
-                self._file = LineFile(self.path)
-                if self.format == "csv":
-                    self._append(",".join(self.FIELDS) + "\r\n")
-        except OSError as error:
-            raise SinkError(f"segments file {str(self.path)!r} cannot be created: {error.strerror}") from None
+            except OSError as error:
+                raise SinkError(f"segments file {str(self.path)!r} cannot be created: {error.strerror}") from None
+        else:
+            header = ",".join(self.FIELDS) + "\r\n" if self.format == "csv" else None
+            self._file = RecordFile(self.path, "segments file", "segments", header)
 
     def write(self, image: np.ndarray | None, prediction: Prediction) -> None:
         for run in self.tracker.add(prediction):
@@ -92,13 +91,7 @@ class SegmentsSink:
 
     def _append(self, line: str) -> None:
         assert self._file is not None
-        try:
-            self._file.append(line)
-        except OSError as error:
-            raise SinkError(
-                f"segments file {str(self.path)!r}: write failed ({error.strerror}); the "
-                f"{max(0, len(self.closed) - 1)} segments before it are complete"
-            ) from None
+        self._file.append(line)
 
     def _rewrite(self) -> None:
         staging = self.path.with_name(f".{self.path.name}.partial")
@@ -124,11 +117,8 @@ class SegmentsSink:
             if self.format == "json":
                 self._rewrite()
         finally:
-            if self._file is not None and not self._file.closed:
-                try:
-                    self._file.close()
-                except OSError:
-                    logger.warning("closing %s failed", self.path)
+            if self._file is not None:
+                self._file.close()
 
     def __enter__(self) -> SegmentsSink:
         return self
