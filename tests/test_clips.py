@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from cli import run_cli
 from fakes import NUM_CLASSES, FakeClassifier, FakeSource
+from videos import decode_all
 
 from streamcls.config import load_config
 from streamcls.errors import ConfigError, SinkError
@@ -28,18 +28,6 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 DEMO_CLIP = REPOSITORY / "samples" / "demo-clip.mp4"
 DEMO_BUNDLE = REPOSITORY / "samples" / "demo-bundle"
 POSTPROCESS = {"smoothing": "ema", "ema_alpha": 0.5, "hysteresis": {"margin": 0.2, "frames": 3}}
-
-
-def read_video(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
 
 
 def files_in(folder: Path) -> list[str]:
@@ -80,9 +68,9 @@ def test_each_event_of_the_demo_clip_gets_its_named_clip(demo_run):
 
 def test_each_demo_clip_holds_pre_s_before_its_event_to_post_s_after(demo_run):
     folder, events = demo_run
-    source_frames = read_video(DEMO_CLIP)
+    source_frames = decode_all(DEMO_CLIP)
     for event in events:
-        frames = read_video(Path(event["clip"]))
+        frames = decode_all(Path(event["clip"]))
         start = event["start_frame"]
         first = max(0, start - 10)  # 0.4 s at 25 fps before; the first event, at frame 0, has none
         assert len(frames) == start + 20 - first, event["clip"]  # up to 0.8 s after the event's first frame
@@ -134,8 +122,8 @@ def test_an_event_while_a_clip_is_open_extends_it_and_a_later_one_starts_a_new_c
     first, second = "yard-t0000.000-c0.mp4", "yard-t0004.800-c6.mp4"
     assert [Path(event["clip"]).name for event in events] == [first] * 6 + [second]
     assert files_in(folder) == [first, second]
-    assert len(read_video(folder / first)) == 70  # frames 0 to 69: until 0.8 s after the event at frame 50
-    assert len(read_video(folder / second)) == 25  # frames 115 to 139
+    assert len(decode_all(folder / first)) == 70  # frames 0 to 69: until 0.8 s after the event at frame 50
+    assert len(decode_all(folder / second)) == 25  # frames 115 to 139
 
 
 # -- the sink on its own: painted frames ---------------------------------------------------
@@ -175,7 +163,7 @@ def test_closing_mid_clip_leaves_a_whole_file_with_the_frames_so_far(tmp_path):
     completed = run_until_interrupted(sink)
     assert completed.clip == str(tmp_path.resolve() / "cam-t0000.800-b.mp4")
     assert files_in(tmp_path) == ["cam-t0000.800-b.mp4"]  # renamed into place; no .partial left
-    frames = read_video(Path(completed.clip))
+    frames = decode_all(Path(completed.clip))
     assert len(frames) == 25  # frames 15 (0.2 s before frame 20) to 39, where the run stopped
     assert grey(frames[0]) == pytest.approx(75, abs=3) and grey(frames[-1]) == pytest.approx(195, abs=3)
     assert (sink.clips, sink.frames_written, sink.frames_dropped) == (1, 25, 0)
@@ -184,7 +172,7 @@ def test_closing_mid_clip_leaves_a_whole_file_with_the_frames_so_far(tmp_path):
 def test_the_ring_holds_at_most_max_frames_in_memory_and_counts_what_a_clip_lacked(tmp_path, caplog):
     sink = ClipsSink(tmp_path, ClipsOptions(pre_s=0.2, post_s=5.0, max_frames_in_memory=4))
     completed = run_until_interrupted(sink)
-    frames = read_video(Path(completed.clip))
+    frames = decode_all(Path(completed.clip))
     assert len(frames) == 14  # frames 26-29 from the ring, then 30-39
     assert grey(frames[0]) == pytest.approx(130, abs=3)
     assert sink.frames_dropped == 11  # frames 15-25 were wanted but pushed out
@@ -199,7 +187,7 @@ def test_the_clip_is_downscaled_to_width_with_even_sides(tmp_path):
     for index in range(3, 10):
         sink.write(painted(index, 101, 77), prediction(index, "a"))
     sink.close()
-    frames = read_video(tmp_path / "cam-t0000.000-a.mp4")
+    frames = decode_all(tmp_path / "cam-t0000.000-a.mp4")
     assert len(frames) == 5 and frames[0].shape == (30, 40, 3)
 
 
@@ -277,7 +265,7 @@ def test_run_clips_writes_the_clips_its_events_name(tmp_path):
     # 5 s before and after (the defaults): every event comes while the first clip is open, so one clip, extended.
     assert {Path(event["clip"]).name for event in events} == set(files_in(folder))
     assert files_in(folder) == [f"{file_safe(str(DEMO_CLIP))}-t0000.000-triangle.mp4"]
-    assert len(read_video(folder / files_in(folder)[0])) == 240  # the whole 9.6 s clip
+    assert len(decode_all(folder / files_in(folder)[0])) == 240  # the whole 9.6 s clip
 
     missing = run_cli("run", "--source", DEMO_CLIP, "--model", DEMO_BUNDLE, "--no-display",
                       "--clips", tmp_path / "nope")
