@@ -143,8 +143,12 @@ def _config_loader() -> type:
         ),
         list("-+0123456789."),
     )
-    ConfigLoader.add_constructor(int_tag, lambda loader, node: int(loader.construct_scalar(node)))
+    ConfigLoader.add_constructor(int_tag, _construct_int)
     return ConfigLoader
+
+
+def _construct_int(loader: Any, node: Any) -> int:
+    return int(loader.construct_scalar(node))
 
 
 def _refuse_duplicate_keys(node: Any, path: str, visited: set[int] | None = None) -> None:
