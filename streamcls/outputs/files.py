@@ -42,6 +42,10 @@ class DiskGuard:
         self.folders = sorted({(path.parent if str(path.parent) else Path(".")).resolve() for path in paths})
         self.min_free_mb = min_free_mb
 
+    def add(self, paths: list[Path]) -> None:
+        """Watch the folders of outputs opened later (a source added to a running service)."""
+        self.folders = sorted({*self.folders, *DiskGuard(paths, self.min_free_mb).folders})
+
     def check(self, frames_written: int) -> None:
         """Raise ``SinkError`` when an output folder has less than ``min_free_mb`` free."""
         if not self.min_free_mb:

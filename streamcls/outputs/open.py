@@ -67,6 +67,48 @@ class Outputs:
     all_sinks: list[Any]
     segments: list[SegmentsSink] = field(default_factory=list)  # kept after closing: the summary counts them
     closed_reports: list[dict[str, object]] | None = None
+    opener: _Opener | None = None  # what opens a source's sinks when one joins a running service
+    shared: dict[tuple[str, str | None, str], Sink] = field(default_factory=dict)
+    extra: list[Sink] = field(default_factory=list)  # the caller's own sinks: they serve every source
+
+    def add_source(self, source_id: str, source_config: SourceConfig) -> SourceOutputs:
+        """Open the sinks of a source that joins a running pipeline (``Pipeline.add_source``).
+
+        Raises:
+            SinkError, ConfigError: as ``open_outputs``; nothing stays open then.
+        """
+        assert self.opener is not None
+        before, paths_before = len(self.opener.opened), len(self.opener.paths)
+        mine = SourceOutputs(source_id)
+        self.opener.source_ids.append(source_id)
+        try:
+            _open_for_source(self.opener, mine, source_config, None, True, self.shared)
+        except BaseException:
+            for sink in self.opener.opened[before:]:
+                sink.__exit__(None, None, None)
+            del self.opener.opened[before:]
+            del self.opener.paths[paths_before:]
+            self.opener.source_ids.remove(source_id)
+            raise
+        mine.sinks.extend(self.extra)
+        added = self.opener.opened[before:]
+        self.all_sinks.extend(added)
+        self.segments.extend(sink for sink in added if isinstance(sink, SegmentsSink))
+        self.guard.add(self.opener.paths[paths_before:])
+        self.per_source[source_id] = mine
+        return mine
+
+    def remove_source(self, source_id: str) -> list[Exception]:
+        """Close the sinks only ``source_id`` used (its files are complete after this); return the failures."""
+        mine = self.per_source.pop(source_id)
+        still_used = {id(sink) for outputs in self.per_source.values() for sink in outputs.sinks}
+        own = [sink for sink in mine.sinks if id(sink) not in still_used and sink not in self.extra]
+        own = [sink for sink in own if all(sink is not shared for shared in self.shared.values())]
+        failures = _close_each(own)
+        self.all_sinks = [sink for sink in self.all_sinks if all(sink is not closed for closed in own)]
+        if self.opener is not None and source_id in self.opener.source_ids:
+            self.opener.source_ids.remove(source_id)
+        return failures
 
     def windows(self) -> Iterator[WindowSink]:
         """Every window of the run, a source's or the grid's (each one may ask to quit)."""
@@ -78,16 +120,7 @@ class Outputs:
 
     def close(self) -> list[Exception]:
         """Close every sink once, even when one fails; return the failures."""
-        failures: list[Exception] = []
-        for sink in self.all_sinks:
-            try:
-                sink.__exit__(None, None, None)
-            except Exception as error:  # noqa: BLE001 - the others must still be closed whole
-                failures.append(
-                    error
-                    if isinstance(error, SinkError)
-                    else SinkError(f"output {type(sink).__name__} failed to close: {error}")
-                )
+        failures = _close_each(self.all_sinks)
         self.closed_reports = self.reports()
         self.all_sinks = []
         return failures
@@ -101,6 +134,21 @@ class Outputs:
             for sink in self.all_sinks
             if callable(getattr(sink, "report", None))
         ]
+
+
+def _close_each(sinks: list[Any]) -> list[Exception]:
+    """Close every sink, even when one fails; return the failures."""
+    failures: list[Exception] = []
+    for sink in sinks:
+        try:
+            sink.__exit__(None, None, None)
+        except Exception as error:  # noqa: BLE001 - the others must still be closed whole
+            failures.append(
+                error
+                if isinstance(error, SinkError)
+                else SinkError(f"output {type(sink).__name__} failed to close: {error}")
+            )
+    return failures
 
 
 class _Opener:
@@ -161,27 +209,7 @@ def open_outputs(
     shared: dict[tuple[str, str | None, str], Sink] = {}
     try:
         for source_id, source_config, fps in sources:
-            mine = per_source[source_id]
-            own = [(entry, entry.path) for entry in _file_entries(source_config.output)]
-            from_run = []
-            for entry in _file_entries(output):
-                if not several or (entry.path and "{source}" in entry.path):
-                    from_run.append(
-                        (entry, entry.path.replace("{source}", file_safe(source_id)) if entry.path else None)
-                    )
-                elif entry.kind == "video" and entry.path == output.video:
-                    continue  # several sources, one video: the grid (below)
-                else:  # one shared sink over every source
-                    # The options too: two webhooks (no path) to two URLs are two sinks.
-                    key = (entry.kind, entry.path, repr(sorted(entry.options.items())))
-                    if key not in shared:
-                        shared[key] = opener.open(entry, entry.path, source_ids, fps)
-                    mine.sinks.append(shared[key])
-            for entry, path in own + from_run:
-                sink = opener.open(entry, path, [source_id], fps)
-                mine.sinks.append(sink)
-                if isinstance(sink, VideoSink) and mine.video is None:
-                    mine.video = sink
+            _open_for_source(opener, per_source[source_id], source_config, fps, several, shared)
         windows_wanted = [
             source_id
             for source_id, source_config, _ in sources
@@ -233,4 +261,38 @@ def open_outputs(
         notes,
         opener.opened,
         [sink for sink in opener.opened if isinstance(sink, SegmentsSink)],
+        opener=opener,
+        shared=shared,
+        extra=list(opener.opened[len(opener.opened) - len(extra_sinks or []) :]),
     )
+
+
+def _open_for_source(
+    opener: _Opener,
+    mine: SourceOutputs,
+    source_config: SourceConfig,
+    fps: float | None,
+    several: bool,
+    shared: dict[tuple[str, str | None, str], Sink],
+) -> None:
+    """Open one source's own sinks into ``mine`` and join it to the run's shared ones (opened once)."""
+    output = opener.config.output
+    source_id = mine.source_id
+    own = [(entry, entry.path) for entry in _file_entries(source_config.output)]
+    from_run = []
+    for entry in _file_entries(output):
+        if not several or (entry.path and "{source}" in entry.path):
+            from_run.append((entry, entry.path.replace("{source}", file_safe(source_id)) if entry.path else None))
+        elif entry.kind == "video" and entry.path == output.video:
+            continue  # several sources, one video: the grid
+        else:  # one shared sink over every source
+            # The options too: two webhooks (no path) to two URLs are two sinks.
+            key = (entry.kind, entry.path, repr(sorted(entry.options.items())))
+            if key not in shared:
+                shared[key] = opener.open(entry, entry.path, opener.source_ids, fps)
+            mine.sinks.append(shared[key])
+    for entry, path in own + from_run:
+        sink = opener.open(entry, path, [source_id], fps)
+        mine.sinks.append(sink)
+        if isinstance(sink, VideoSink) and mine.video is None:
+            mine.video = sink

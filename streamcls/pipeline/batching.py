@@ -47,6 +47,7 @@ class FairInbox:
         age_of: Any = None,
         live: Iterable[str] = (),
         live_capacity: int | None = None,
+        hold_open: bool = False,
     ):
         self.capacity = capacity
         self.fairness = fairness
@@ -60,12 +61,41 @@ class FairInbox:
         self._next_lane = 0
         self._condition = threading.Condition()
         self.dropped = {source_id: 0 for source_id in self._lanes}
+        self.hold_open = hold_open  # a service: sources come and go, and none left is no end
+
+    def add_lane(self, source_id: str, live: bool) -> None:
+        """A source joins (a service's ``POST /sources``); its lane is taken from the next turn on."""
+        with self._condition:
+            self._lanes[source_id] = deque()
+            self._open.add(source_id)
+            self._order.append(source_id)
+            self.dropped[source_id] = 0
+            if live:
+                self.live.add(source_id)
+
+    def remove_lane(self, source_id: str) -> int:
+        """A source leaves: its waiting frames are dropped (returned: how many); the other lanes keep their turns."""
+        with self._condition:
+            lane = self._lanes.pop(source_id, deque())
+            self._open.discard(source_id)
+            if source_id in self._order:
+                position = self._order.index(source_id)
+                self._order.remove(source_id)
+                if position < self._next_lane:
+                    self._next_lane -= 1
+                self._next_lane = self._next_lane % len(self._order) if self._order else 0
+            self.live.discard(source_id)
+            self.dropped.pop(source_id, None)
+            self._condition.notify_all()
+            return len(lane)
 
     def put(self, source_id: str, item: Any, stop: threading.Event) -> bool:
         """Add to the source's lane, waiting while it is full (a live lane drops its oldest
         instead); False if ``stop`` was set meanwhile."""
-        lane = self._lanes[source_id]
         with self._condition:
+            lane = self._lanes.get(source_id)
+            if lane is None:  # removed meanwhile: nobody takes it any more
+                return False
             if source_id in self.live:
                 while len(lane) >= self.live_capacity:
                     stale = lane.popleft()
@@ -75,7 +105,7 @@ class FairInbox:
                     else:
                         item = _carry_gap(stale, item)
             while len(lane) >= self.capacity:
-                if stop.is_set():
+                if stop.is_set() or self._lanes.get(source_id) is not lane:
                     return False
                 self._condition.wait(0.1)
             lane.append(item)
@@ -89,7 +119,7 @@ class FairInbox:
             self._condition.notify_all()
 
     def depth(self, source_id: str) -> int:
-        return len(self._lanes[source_id])
+        return len(self._lanes.get(source_id, ()))
 
     def take(self, batch_size: int, max_wait: float, stop: threading.Event) -> list[Any] | None:
         """Up to ``batch_size`` items; ``[]`` when stopped; ``None`` once every lane is finished and empty."""
@@ -101,7 +131,7 @@ class FairInbox:
                     deadline = deadline or time.monotonic() + max_wait
                     self._condition.notify_all()  # room in a lane: its producer may go on
                     continue
-                if not self._open:  # every source has ended and every lane is empty
+                if not self._open and not self.hold_open:  # every source has ended and every lane is empty
                     return batch or None
                 if deadline is None:
                     self._condition.wait(0.1)

@@ -7,6 +7,7 @@ and makes live ones drop stale frames, but never stalls capture.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class SourceStages:
     channel: FrameChannel
     capture: CaptureThread
     outputs: SourceOutputs
+    stop: threading.Event = field(default_factory=threading.Event)  # this source's own stop (removed from a service)
     preprocess: PreprocessThread | None = None
     postprocessor: Postprocessor | None = None
     rate: SlidingRate = field(default_factory=lambda: SlidingRate(1.0))
@@ -102,7 +104,7 @@ class Consumer:
             video.set_rate(stages.capture.source.fps if stages.capture.source else None)
         for sink in stages.outputs.sinks:
             _write(sink, image, prediction)
-        if grid is not None and image is not None:
+        if grid is not None and image is not None and stages.source_id in grid.status:  # not one added later
             fps = stages.rate.rate()
             grid.update(stages.source_id, image, f"{fps:.1f} fps" if fps else "", prediction)
         done = time.monotonic()

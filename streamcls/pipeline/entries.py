@@ -55,16 +55,17 @@ def source_entries(config: Config, given: list[FrameSource]) -> list[Entry]:
     return unique
 
 
-def wait_for_opens(captures: list[CaptureThread], stop: threading.Event, several: bool) -> None:
+def wait_for_opens(captures: list[CaptureThread], stop: threading.Event, several: bool, serving: bool = False) -> None:
     """One source: its open must succeed before the model loads (fail fast). Several: the
-    run goes on with those that open; a live one that cannot yet is retried meanwhile."""
+    run goes on with those that open; a live one that cannot yet is retried meanwhile.
+    A service goes on even when none opens: each shows its error, and more can be added."""
     while not all(capture.opened.is_set() or capture.state is StreamState.RECONNECTING for capture in captures):
         if stop.wait(0.02):
             return
     failed = [capture for capture in captures if capture.state is StreamState.FAILED and capture.error is not None]
     if not several and failed:
         raise failed[0].error  # type: ignore[misc]
-    if failed and len(failed) == len(captures):
+    if failed and len(failed) == len(captures) and not serving:
         raise SourceError("no source could be opened: " + "; ".join(str(c.error) for c in failed))
     for capture in failed:
         logger.error("%s: %s; the other sources go on", capture.spec.source_id, capture.error)

@@ -30,26 +30,28 @@ Sinks of your own join the configured ones: ``Pipeline(config, sinks=[...])``
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
-from streamcls.config import Config
-from streamcls.errors import SourceError, StreamclsError
+from streamcls.config import Config, SourceConfig
+from streamcls.errors import ConfigError, SourceError, StreamclsError
 from streamcls.frames import END, Event, Prediction
-from streamcls.outputs.open import Outputs, open_outputs
+from streamcls.outputs.open import Outputs, SourceOutputs, open_outputs
 from streamcls.outputs.sink import Sink, takes_events
 from streamcls.pipeline.batching import FairInbox
 from streamcls.pipeline.consume import Consumer, SourceStages
 from streamcls.pipeline.entries import Entry, source_entries, wait_for_opens
-from streamcls.pipeline.summary import RunSummary, summarize
+from streamcls.pipeline.summary import RunSummary, SourceSummary, source_summary, summarize
 from streamcls.pipeline.threads import BatchClassifier, BatchThread, PreprocessThread, Turns
 from streamcls.postprocess import Postprocessor
 from streamcls.postprocess.events import EventProducer
-from streamcls.sources import FrameSource
+from streamcls.sources import FrameSource, SourceSpec, describe_source, open_source
 from streamcls.sources.capture import CaptureThread
 from streamcls.sources.channel import CapturePolicy, FrameChannel, choose_policy
 
@@ -74,6 +76,9 @@ class Pipeline:
             passed the rules in ``config.events``), in the thread that iterates.
         sinks: sinks of your own (see ``outputs/sink.py``), beside the configured
             ones; each receives every source's predictions, in each source's order.
+        serve: run as a service (``streamcls serve``): sources may be added and
+            removed while it runs (:meth:`add_source`, :meth:`remove_source`), none
+            left is no end, and the run ends only at :meth:`stop`.
     """
 
     def __init__(
@@ -85,8 +90,12 @@ class Pipeline:
         sources: list[FrameSource] | None = None,
         sinks: list[Sink] | None = None,
         on_event: Callable[[Event], object] | None = None,
+        serve: bool = False,
     ):
         self.config = config
+        self.serving = serve
+        # Guards the set of sources against the consuming thread while a service adds or removes one.
+        self._sources_lock = threading.RLock()
         self.render_overlay = render_overlay
         self._classifier = classifier
         self._given = [source] if source is not None else list(sources or [])
@@ -120,8 +129,8 @@ class Pipeline:
 
     def _start(self) -> None:
         config = self.config
-        entries = source_entries(self.config, self._given)
-        self.several = len(entries) > 1
+        entries = source_entries(self.config, self._given) if not self.serving or config.sources else []
+        self.several = len(entries) > 1 or self.serving
         # Cheap checks first: a bad output path must not wait for a source or the model.
         self._outputs = open_outputs(
             config, [(spec.source_id, source_config, None) for spec, source_config, _ in entries], self._given_sinks
@@ -136,15 +145,10 @@ class Pipeline:
         )
         batch_size = self._classifier.batch_size if self._classifier is not None else config.inference.batch_size
         for spec, source_config, opener in entries:
-            policy = choose_policy(source_config, spec.live)
-            channel = FrameChannel(policy, capacity=2 * batch_size)
-            capture = CaptureThread(
-                opener, spec, source_config, channel, self._stop, config.output.max_frames, retry_open=self.several
+            self._stages[spec.source_id] = self._source_stages(
+                spec, source_config, opener, self._outputs.per_source[spec.source_id], batch_size
             )
-            self._stages[spec.source_id] = SourceStages(
-                spec.source_id, source_config, policy, channel, capture, self._outputs.per_source[spec.source_id]
-            )
-        self.policy = next(iter(self._stages.values())).policy
+        self.policy = next(iter(self._stages.values())).policy if self._stages else CapturePolicy.LATEST
         # Captures open their sources at once, each in its own thread, and start reading
         # before the model loads: a live stream is read (its stale frames dropped) all
         # along, so the first frame classified is a fresh one.
@@ -153,7 +157,7 @@ class Pipeline:
                 stages.capture.ready.set()  # nothing to wait for: every frame read counts
             self._threads.append(stages.capture)
             stages.capture.start()
-        wait_for_opens([stages.capture for stages in self._stages.values()], self._stop, self.several)
+        wait_for_opens([stages.capture for stages in self._stages.values()], self._stop, self.several, self.serving)
         if self._classifier is None:
             self._classifier = _load_classifier(config, [stages.capture for stages in self._stages.values()])
         classifier = self._classifier
@@ -165,15 +169,14 @@ class Pipeline:
             fairness=config.inference.fairness,
             live=live,
             live_capacity=classifier.batch_size,
+            hold_open=self.serving,
         )
         self._inbox = inbox
-        self._results: queue.Queue = queue.Queue(maxsize=2 * classifier.batch_size * len(self._stages))
+        # A service's sources come and go: its results queue is sized for a few cameras.
+        room = len(self._stages) if not self.serving else max(4, len(self._stages))
+        self._results: queue.Queue = queue.Queue(maxsize=2 * classifier.batch_size * room)
         for stages in self._stages.values():
-            stages.postprocessor = Postprocessor(self.labels, config.postprocess)
-            stages.preprocess = PreprocessThread(
-                stages.channel, classifier.preprocess_spec, inbox, stages.source_id, self._stop
-            )
-            self._threads.append(stages.preprocess)
+            self._prepare(stages)
         workers = config.inference.workers or (2 if self.several else 1)
         turns = Turns(workers)
         self._batchers = [
@@ -202,6 +205,111 @@ class Pipeline:
                     stages.capture.stats.discarded_before_start,
                 )
 
+    def _source_stages(
+        self, spec: SourceSpec, source_config: SourceConfig, opener: Any, outputs: SourceOutputs, batch_size: int
+    ) -> SourceStages:
+        """One source's capture and hand-offs, not started; it stops with the run or on its own (removed)."""
+        policy = choose_policy(source_config, spec.live)
+        channel = FrameChannel(policy, capacity=2 * batch_size)
+        own_stop = threading.Event()
+        capture = CaptureThread(
+            opener, spec, source_config, channel, own_stop, self.config.output.max_frames, retry_open=self.several
+        )
+        return SourceStages(spec.source_id, source_config, policy, channel, capture, outputs, stop=own_stop)
+
+    def _prepare(self, stages: SourceStages) -> None:
+        """The stages that need the model: postprocessing and the preprocessing thread (not started)."""
+        assert self._classifier is not None
+        stages.postprocessor = Postprocessor(self.labels, self.config.postprocess)
+        stages.preprocess = PreprocessThread(
+            stages.channel, self._classifier.preprocess_spec, self._inbox, stages.source_id, stages.stop
+        )
+        self._threads.append(stages.preprocess)
+
+    # -- a service's sources --------------------------------------------------
+    def add_source(self, source_config: SourceConfig) -> str:
+        """Start one more source in a running service; returns its id. The others go on undisturbed.
+
+        Raises:
+            ConfigError: its id is taken already.
+            SinkError, ConfigError: one of its outputs cannot be opened (nothing was started then).
+        """
+        if not self.serving or self._consumer is None or self._outputs is None or self._classifier is None:
+            raise StreamclsError("add_source needs a started Pipeline(config, serve=True)")
+        spec = describe_source(source_config.uri, source_config.id)
+        source_config = replace(source_config, id=spec.source_id)
+        with self._sources_lock:
+            if spec.source_id in self._stages:
+                raise ConfigError(
+                    f"source id {spec.source_id!r} is taken already; give another id, or remove that source first"
+                )
+            outputs = self._outputs.add_source(spec.source_id, source_config)
+            stages = self._source_stages(
+                spec, source_config, functools.partial(open_source, source_config), outputs, self._classifier.batch_size
+            )
+            if self._consumer.events is not None:
+                self._consumer.events.add_source(
+                    spec.source_id, source_config.events, stages.policy is CapturePolicy.LATEST
+                )
+            self._inbox.add_lane(spec.source_id, live=stages.policy is CapturePolicy.LATEST)
+            self._prepare(stages)
+            self._stages[spec.source_id] = stages
+            self._threads.append(stages.capture)
+            stages.capture.ready.set()
+            stages.capture.start()
+            assert stages.preprocess is not None
+            stages.preprocess.start()
+        logger.info("%s: added", spec.source_id)
+        return spec.source_id
+
+    def remove_source(self, source_id: str) -> SourceSummary:
+        """Stop one source of a running service and close its own outputs whole; returns what it did.
+
+        The other sources keep their threads, lanes and rate; frames of this one
+        still in flight are dropped.
+
+        Raises:
+            KeyError: no source has that id.
+        """
+        with self._sources_lock:
+            stages = self._stages[source_id]
+        stages.stop.set()
+        for thread in (stages.capture, stages.preprocess):
+            if thread is not None and thread.ident is not None:
+                thread.join(JOIN_TIMEOUT_S)
+        self._inbox.remove_lane(source_id)
+        with self._sources_lock:  # the consumer takes this lock per frame: it never sees half a removal
+            summary = self.source_summary(source_id)
+            del self._stages[source_id]
+            self._threads = [thread for thread in self._threads if thread not in (stages.capture, stages.preprocess)]
+            assert self._outputs is not None
+            failures = self._outputs.remove_source(source_id)
+            if self._consumer is not None and self._consumer.events is not None:
+                self._consumer.events.forget(source_id)
+        if stages.capture.source is not None and not stages.capture.is_alive():
+            stages.capture.source.close()
+        for failure in failures:
+            logger.error("%s", failure)
+        logger.info("%s: removed", source_id)
+        return summary
+
+    def source_ids(self) -> list[str]:
+        with self._sources_lock:
+            return list(self._stages)
+
+    def source_summary(self, source_id: str) -> SourceSummary:
+        """What one source did so far (raises KeyError for an unknown id)."""
+        with self._sources_lock:
+            stages = self._stages[source_id]
+            inbox = getattr(self, "_inbox", None)
+            dropped = inbox.dropped.get(source_id, 0) if inbox is not None else 0
+            return source_summary(stages, time.monotonic() - self._started_at, dropped)
+
+    def source_config(self, source_id: str) -> SourceConfig:
+        """The configuration a source runs with (its id made unique); KeyError for an unknown id."""
+        with self._sources_lock:
+            return self._stages[source_id].config
+
     def _event_producer(self, entries: list[Entry]) -> EventProducer | None:
         """The events' rules at work, when a sink or the caller takes events; None otherwise (no cost)."""
         assert self._outputs is not None
@@ -216,10 +324,13 @@ class Pipeline:
     def stop(self) -> None:
         """Ask every stage to stop; frames already in flight are not written."""
         self._stop.set()
+        with self._sources_lock:
+            for stages in self._stages.values():
+                stages.stop.set()
 
     def close(self) -> None:
         """Stop the threads, join them, close every sink and source."""
-        self._stop.set()
+        self.stop()
         for thread in self._threads:
             if thread.ident is None:
                 continue
@@ -251,12 +362,17 @@ class Pipeline:
                 continue
             if item is END:
                 break
-            yield self._consumer.consume(self._stages[item.frame.source_id], item)
+            with self._sources_lock:
+                stages = self._stages.get(item.frame.source_id)
+                if stages is None:  # removed from a service while this frame was in flight
+                    continue
+                prediction = self._consumer.consume(stages, item)
+            yield prediction
             if self._consumer.quit_requested():
                 logger.info("window closed (q, Esc or its close button): stopping")
                 break
         self._finished_at = time.monotonic()
-        self._stop.set()
+        self.stop()
         self._raise_thread_errors()
 
     def run(self, callback: Callable[[Prediction], object] | None = None) -> RunSummary:
@@ -280,7 +396,7 @@ class Pipeline:
             if stage is not None and stage.error is not None:
                 raise StreamclsError(f"{stage.name} stage failed: {stage.error}") from stage.error
         failed = [stages.capture for stages in self._stages.values() if stages.capture.error is not None]
-        if not failed:
+        if not failed or self.serving:  # a service shows each source's error while it runs
             return
         if not self.several:
             self._error = failed[0].error
@@ -343,8 +459,10 @@ class Pipeline:
         assert self._consumer is not None
         end = self._finished_at or time.monotonic()
         inbox = getattr(self, "_inbox", None)
+        with self._sources_lock:
+            stages = list(self._stages.values())
         return summarize(
-            list(self._stages.values()),
+            stages,
             self._consumer,
             self._batchers,
             device=getattr(self._classifier, "device", "n/a"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ class SourceSummary:
     discarded_before_start: int = 0
     skipped_files: tuple[str, ...] = ()  # an image source's skipped files, by name (see ImageFolderSource)
     error: str | None = None
+    current_fps: float | None = None  # over the last second (a service's live figure); None before two frames
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def summarize(
 ) -> RunSummary:
     """The summary of a run, from what each stage counted."""
     elapsed = max(1e-9, elapsed_s)
-    sources = tuple(_source_summary(source, elapsed, inbox_dropped.get(source.source_id, 0)) for source in stages)
+    sources = tuple(source_summary(source, elapsed, inbox_dropped.get(source.source_id, 0)) for source in stages)
     stage_ms = consumer.clock.mean_ms()
     frames_read = sum(source.frames_read for source in sources)
     decode_seconds = sum(source.capture.stats.decode_seconds for source in stages)
@@ -122,8 +124,10 @@ def summarize(
     )
 
 
-def _source_summary(source: SourceStages, elapsed: float, inbox_dropped: int) -> SourceSummary:
+def source_summary(source: SourceStages, elapsed: float, inbox_dropped: int) -> SourceSummary:
+    """One source's counts so far."""
     capture = source.capture
+    recent = source.last_at is not None and time.monotonic() - source.last_at < 2 * source.rate.window_s
     latencies = source.clock.latencies_ms
     return SourceSummary(
         source_id=source.source_id,
@@ -140,4 +144,5 @@ def _source_summary(source: SourceStages, elapsed: float, inbox_dropped: int) ->
         discarded_before_start=capture.stats.discarded_before_start,
         skipped_files=tuple(getattr(capture.source, "skipped", ())),
         error=str(capture.error) if capture.error else None,
+        current_fps=source.rate.rate() if recent else None,
     )

@@ -90,6 +90,21 @@ class EventProducer:
         self._last_event_s: dict[tuple[str, str], float] = {}
         self._recent: collections.deque[float] = collections.deque()
 
+    def add_source(self, source_id: str, rules: EventsConfig | None, live: bool) -> None:
+        """A source that joins a running service: its own rules (None: the run's), live or recorded."""
+        if rules is not None:
+            self.per_source[source_id] = rules
+        self.live = self.live | {source_id} if live else self.live - {source_id}
+
+    def forget(self, source_id: str) -> None:
+        """A source removed from a service: its state goes (an id used again starts afresh)."""
+        self.per_source.pop(source_id, None)
+        self.live = self.live - {source_id}
+        for state in (self._confirmed, self._candidate, self._origin):
+            state.pop(source_id, None)
+        for key in [key for key in self._last_event_s if key[0] == source_id]:
+            del self._last_event_s[key]
+
     def update(self, prediction: Prediction, image: np.ndarray | None = None) -> list[Event]:
         """Take the next prediction of its source; return the event it completes, if any.
 
