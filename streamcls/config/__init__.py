@@ -42,6 +42,7 @@ from streamcls.config.schema import (
     TrainConfig,
     parse_input_size,
 )
+from streamcls.config.service import ServiceConfig
 
 __all__ = [
     "ALPHAS",
@@ -60,6 +61,7 @@ __all__ = [
     "PostprocessConfig",
     "PreprocessConfig",
     "ReconnectConfig",
+    "ServiceConfig",
     "SinkConfig",
     "SourceConfig",
     "SourceOutputConfig",

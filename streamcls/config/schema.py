@@ -19,6 +19,7 @@ from typing import Literal
 from streamcls.config import names
 from streamcls.config.events import EventsConfig
 from streamcls.config.fields import bounded, key_path, named, one_of
+from streamcls.config.service import ServiceConfig
 from streamcls.errors import ConfigError
 
 MIN_INPUT_SIDE = 32  # MobileNet's five stride-2 stages need at least this much
@@ -374,6 +375,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
 
     def check(self, path: str) -> None:
         ids = [source.id for source in self.sources if source.id]

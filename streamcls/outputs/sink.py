@@ -59,7 +59,9 @@ from streamcls.frames import Event, Prediction
 class Sink(Protocol):
     """Where predictions go. See the module's docstring."""
 
-    needs_image: bool
+    @property
+    def needs_image(self) -> bool:
+        """Whether ``write`` wants the annotated frame; asked per frame (a plain attribute will do)."""
 
     def write(self, image: np.ndarray | None, prediction: Prediction) -> None:
         """Take one prediction (and the annotated frame, when ``needs_image``)."""

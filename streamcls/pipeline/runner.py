@@ -293,6 +293,11 @@ class Pipeline:
         logger.info("%s: removed", source_id)
         return summary
 
+    def observe_batches(self, observer: Callable[[int, float], object]) -> None:
+        """Call ``observer(batch size, seconds)`` after each batch the model runs (in an inference thread)."""
+        for batcher in self._batchers:
+            batcher.observers.append(observer)
+
     def source_ids(self) -> list[str]:
         with self._sources_lock:
             return list(self._stages)

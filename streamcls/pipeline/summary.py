@@ -32,6 +32,7 @@ class SourceSummary:
     skipped_files: tuple[str, ...] = ()  # an image source's skipped files, by name (see ImageFolderSource)
     error: str | None = None
     current_fps: float | None = None  # over the last second (a service's live figure); None before two frames
+    last_error: str | None = None  # the latest failure, also one being retried (reconnecting)
 
 
 @dataclass(frozen=True)
@@ -145,4 +146,5 @@ def source_summary(source: SourceStages, elapsed: float, inbox_dropped: int) -> 
         skipped_files=tuple(getattr(capture.source, "skipped", ())),
         error=str(capture.error) if capture.error else None,
         current_fps=source.rate.rate() if recent else None,
+        last_error=capture.last_error,
     )

@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -148,6 +149,7 @@ class BatchThread(threading.Thread):
         self.batches = 0
         self.inference_seconds = 0.0
         self.error: BaseException | None = None
+        self.observers: list[Callable[[int, float], object]] = []  # (batch size, seconds) per batch: metrics
 
     def run(self) -> None:
         try:
@@ -177,6 +179,8 @@ class BatchThread(threading.Thread):
         elapsed = time.monotonic() - start
         self.batches += 1
         self.inference_seconds += elapsed
+        for observer in self.observers:
+            observer(len(batch), elapsed)
         share_ms = elapsed * 1000 / len(batch)
         if not self.turns.wait_for(ticket, self.stop_event):
             return False

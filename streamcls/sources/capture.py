@@ -72,6 +72,7 @@ class CaptureThread(threading.Thread):
         self.gaps: list[Gap] = []
         self.error: SourceError | None = None
         self.state = StreamState.OPENING
+        self.last_error: str | None = None  # the latest failure, even one being retried (a service shows it)
         self.opened = threading.Event()
         self.ready = threading.Event()
         self._opener = opener
@@ -82,7 +83,7 @@ class CaptureThread(threading.Thread):
         try:
             self._open_first()
         except SourceError as error:
-            self.error, self.state = error, StreamState.FAILED
+            self.error, self.state, self.last_error = error, StreamState.FAILED, str(error)
             self.opened.set()
             self.channel.close(self.stop_event)
             return
@@ -96,6 +97,7 @@ class CaptureThread(threading.Thread):
         except SourceOpenError as error:
             if not (self.retry_open and self.spec.live):
                 raise
+            self.last_error = str(error)
             logger.warning("%s: %s; retrying under the reconnect settings", self.spec.source_id, error)
         self.state = StreamState.RECONNECTING
         if not self._reconnect(-1, time.monotonic()):
@@ -121,7 +123,8 @@ class CaptureThread(threading.Thread):
                     decoded = source.read()
                 except EndOfStream:
                     break
-                except StreamLost:
+                except StreamLost as error:
+                    self.last_error = str(error)
                     lost_since = last_frame_at if lost_since is None else lost_since
                     self.state = StreamState.RECONNECTING
                     if not self._reconnect(index - 1, lost_since):
@@ -154,6 +157,7 @@ class CaptureThread(threading.Thread):
             self.error = SourceError(redact(f"capture of {spec.source_id} failed: {error}"))
         finally:
             self.state = StreamState.FAILED if self.error is not None else StreamState.ENDED
+            self.last_error = str(self.error) if self.error is not None else self.last_error
             self.channel.close(self.stop_event)
 
     def _wait_until_ready(self) -> None:
@@ -201,7 +205,8 @@ class CaptureThread(threading.Thread):
                     self.source = self._opener()  # never opened yet (a camera that comes up late)
                 else:
                     self.source.reopen()
-            except SourceOpenError:
+            except SourceOpenError as error:
+                self.last_error = str(error)
                 continue
             self.stats.reconnects += 1
             logger.info("%s: reopened %.1f s after the last frame", spec.source_id, time.monotonic() - lost_since)
