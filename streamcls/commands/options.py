@@ -57,12 +57,52 @@ def add_backend_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_output_flags(parser: argparse.ArgumentParser) -> None:
+    """Where results go: ``--predictions``, ``--segments``, ``--sink KIND=PATH``, ``--events``, ``--mqtt``,
+    ``--webhook``, ``--clips`` (``run`` and ``serve``)."""
+    parser.add_argument("--predictions", help="write one record per frame here (.jsonl or .csv)")
+    parser.add_argument(
+        "--segments",
+        dest="segments_output",
+        metavar="PATH",
+        help="write runs of one label here (.csv, .json or .jsonl): source, "
+        "start/end frame and time, label, mean score",
+    )
+    parser.add_argument(
+        "--sink",
+        dest="sinks",
+        action="append",
+        metavar="KIND=PATH",
+        help=f"also write to an output of this kind: {', '.join(names.SINKS)} or "
+        f"module:Class (output.sinks); repeatable",
+    )
+    parser.add_argument(
+        "--events",
+        dest="events_output",
+        metavar="PATH.jsonl",
+        help="write each event (a change of the shown label that passes events: rules) here",
+    )
+    parser.add_argument(
+        "--mqtt",
+        metavar="mqtt[s]://[user:pass@]host[:port]/prefix",
+        help="publish state, events and availability to this MQTT broker (options: output.sinks)",
+    )
+    parser.add_argument(
+        "--webhook",
+        dest="webhooks",
+        action="append",
+        metavar="URL",
+        help="POST each event as signed JSON to this URL, through a durable outbox; repeatable",
+    )
+    parser.add_argument("--clips", metavar="DIR", help="write an MP4 clip around each event into this folder")
+
+
 def add_device_flag(parser: argparse.ArgumentParser) -> None:
     """``--device auto|cpu|gpu`` (default: the config's)."""
     parser.add_argument("--device", choices=list(names.DEVICES), default=None)
 
 
-def config_from(arguments: argparse.Namespace) -> Any:
+def config_from(arguments: argparse.Namespace, extra: dict[str, Any] | None = None) -> Any:
     """Load ``--config`` and apply the flags given on top of it.
 
     Returns:
@@ -103,6 +143,7 @@ def config_from(arguments: argparse.Namespace) -> Any:
         overrides["output.display"] = False
     if getattr(arguments, "realtime", False):
         overrides["source.realtime"] = True
+    overrides.update(extra or {})
     config = load_config(arguments.config, overrides)
     flagged = _sinks_from_flags(arguments)
     if flagged:  # after the file's own output.sinks, not instead of them

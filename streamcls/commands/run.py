@@ -9,9 +9,9 @@ from streamcls.commands.options import (
     add_backend_flags,
     add_device_flag,
     add_model_flags,
+    add_output_flags,
     config_from,
 )
-from streamcls.config import names
 from streamcls.errors import ConfigError, StreamclsError
 
 
@@ -29,41 +29,7 @@ def add_parser(subcommands: Any) -> None:
     )
     run.add_argument("--batch-size", type=int, help="frames per inference call (default 8)")
     run.add_argument("--output-video", help="write the annotated video here (.mp4, .avi)")
-    run.add_argument("--predictions", help="write one record per frame here (.jsonl or .csv)")
-    run.add_argument(
-        "--segments",
-        dest="segments_output",
-        metavar="PATH",
-        help="write runs of one label here (.csv, .json or .jsonl): source, "
-        "start/end frame and time, label, mean score",
-    )
-    run.add_argument(
-        "--sink",
-        dest="sinks",
-        action="append",
-        metavar="KIND=PATH",
-        help=f"also write to an output of this kind: {', '.join(names.SINKS)} or "
-        f"module:Class (output.sinks); repeatable",
-    )
-    run.add_argument(
-        "--events",
-        dest="events_output",
-        metavar="PATH.jsonl",
-        help="write each event (a change of the shown label that passes events: rules) here",
-    )
-    run.add_argument(
-        "--mqtt",
-        metavar="mqtt[s]://[user:pass@]host[:port]/prefix",
-        help="publish state, events and availability to this MQTT broker (options: output.sinks)",
-    )
-    run.add_argument(
-        "--webhook",
-        dest="webhooks",
-        action="append",
-        metavar="URL",
-        help="POST each event as signed JSON to this URL, through a durable outbox; repeatable",
-    )
-    run.add_argument("--clips", metavar="DIR", help="write an MP4 clip around each event into this folder")
+    add_output_flags(run)
     run.add_argument("--no-display", action="store_true", help="do not open a window")
     run.add_argument("--max-frames", type=int, help="stop after this many frames")
     run.add_argument(

@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from typing import Any
@@ -55,6 +56,7 @@ class Service:
         self._consumer: threading.Thread | None = None
         self._server: Any = None
         self._server_thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
         self._changes = threading.Lock()  # one add or remove at a time
         self.stopping = threading.Event()
         self.viewers = 0  # live views being sent now (counted in the web server's event loop)
@@ -66,9 +68,10 @@ class Service:
         from streamcls.pipeline import Pipeline
         from streamcls.service.metrics import ServiceMetrics
 
+        self._socket = bind(self.host, self.port)  # a taken port fails before the model loads
         self._pipeline = Pipeline(self.config, classifier=self._classifier, sinks=[self.board], serve=True)
-        self._pipeline.__enter__()
         try:
+            self._pipeline.__enter__()
             self.metrics = ServiceMetrics(self._pipeline)
             self.board.observers.append(self.metrics.observe_prediction)
             self._pipeline.observe_batches(self.metrics.observe_batch)
@@ -111,15 +114,20 @@ class Service:
             timeout_graceful_shutdown=3,
             lifespan="off",
         )
-        return uvicorn.Server(settings)
+        return _quiet_server(uvicorn.Server)(settings)
 
-    def serve(self) -> None:
-        """Answer HTTP until SIGTERM/SIGINT or :meth:`stop` (in the calling thread; signals in the main one)."""
-        self._server.run()
+    def serve(self) -> str | None:
+        """Answer HTTP until SIGTERM/SIGINT or :meth:`stop` (in the calling thread; signals in the main one).
+
+        Returns:
+            The name of the signal that stopped it (``SIGTERM``), or None.
+        """
+        self._server.run(sockets=[self._socket])
+        return self._server.stopped_by
 
     def start(self, timeout_s: float = 20.0) -> Service:
         """Answer HTTP from a thread of its own (tests, embedding); returns once it listens."""
-        self._server_thread = threading.Thread(target=self._server.run, name="service-http", daemon=True)
+        self._server_thread = threading.Thread(target=self.serve, name="service-http", daemon=True)
         self._server_thread.start()
         deadline = time.monotonic() + timeout_s
         while not self._server.started and time.monotonic() < deadline and self._server_thread.is_alive():
@@ -131,11 +139,14 @@ class Service:
     @property
     def address(self) -> tuple[str, int]:
         """Where it listens (the port chosen when ``port`` was 0)."""
-        for server in getattr(self._server, "servers", []):
-            for sock in server.sockets:
-                host, port = sock.getsockname()[:2]
-                return host, port
-        return self.host, self.port
+        assert self._socket is not None, "use the service inside 'with Service(config) as service:'"
+        host, port = self._socket.getsockname()[:2]
+        return host, port
+
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
     def stop(self) -> None:
         """Stop answering and stop the pipeline (``close`` then closes every output whole)."""
@@ -153,6 +164,8 @@ class Service:
             self._consumer.join(10)
         if self._pipeline is not None:
             self._pipeline.__exit__(None, None, None)
+        if self._socket is not None:
+            self._socket.close()
 
     # -- what the API does ------------------------------------------------------------------
     def ready(self) -> tuple[bool, str]:
@@ -180,7 +193,7 @@ class Service:
             "frames_read": summary.frames_read,
             "frames_processed": summary.frames_processed,
             "frames_dropped": summary.frames_dropped,
-            "fps": round(summary.current_fps or 0.0, 2),
+            "fps": round(summary.current_fps or 0.0, 2) if summary.state == StreamState.RUNNING.value else 0.0,
             "latency_p95_ms": None if summary.latency_p95_ms is None else round(summary.latency_p95_ms, 1),
             "frame_age_p95_ms": self.board.frame_age_p95_ms(source_id),
             "reconnects": summary.reconnects,
@@ -261,3 +274,59 @@ class Service:
                 service._changes.release()
 
         return _Held()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (0: any free port).
+
+    Raises:
+        ConfigError: the address is not this machine's, or the port is taken or not allowed.
+    """
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as error:
+        raise ConfigError(
+            f"--host {host!r} cannot be resolved ({error.strerror}); give an address such as 127.0.0.1"
+        ) from error
+    listener = socket.socket(family, kind, protocol)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+        listener.listen(128)
+    except OSError as error:
+        listener.close()
+        raise ConfigError(
+            f"--port {port} on {host} cannot be used ({error.strerror}); pick another with --port, "
+            f"or stop what holds it"
+        ) from error
+    listener.setblocking(False)
+    return listener
+
+
+def _quiet_server(server_class: type) -> Any:
+    """uvicorn's server, but a signal that stops it is not raised again afterwards: SIGTERM and
+    Ctrl-C are how a service is meant to stop, so the outputs close and the summary prints as usual."""
+    import contextlib
+    import signal
+
+    class QuietServer(server_class):
+        stopped_by: str | None = None
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            original = {number: signal.signal(number, self._stop_on) for number in handled}
+            try:
+                yield
+            finally:
+                for number, handler in original.items():
+                    signal.signal(number, handler)
+
+        def _stop_on(self, number: int, frame: Any) -> None:
+            self.stopped_by = signal.Signals(number).name
+            self.handle_exit(number, frame)
+
+    return QuietServer
