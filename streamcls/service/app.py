@@ -89,6 +89,11 @@ def build_app(service: "Service") -> "FastAPI":
         html = resources.files("streamcls.service").joinpath("dashboard.html").read_text(encoding="utf-8")
         return HTMLResponse(html, headers={"Content-Security-Policy": CONTENT_POLICY, "X-Frame-Options": "DENY"})
 
+    @app.get("/dashboard.js", include_in_schema=False)
+    def script() -> Response:
+        code = resources.files("streamcls.service").joinpath("dashboard.js").read_text(encoding="utf-8")
+        return Response(code, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
     @app.get("/health", summary="The process is up")
     def health() -> dict[str, str]:
         return {"status": "up"}
@@ -204,9 +209,10 @@ async def _frames(service: "Service", source_id: str, request: "Request", in_thr
         service.viewers -= 1
 
 
+# Scripts only from the service itself (dashboard.js), never inline; the styles are inline.
 CONTENT_POLICY = (
-    "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'"
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 
 SOURCE_SCHEMA: dict[str, Any] = {
