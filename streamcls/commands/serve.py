@@ -44,6 +44,9 @@ def add_parser(subcommands: Any) -> None:
         help="listen beyond loopback with no token: anyone who can reach the port controls the service",
     )
     serve.add_argument("--batch-size", type=int, help="frames per inference call (default 8)")
+    serve.add_argument(
+        "--realtime", action="store_true", help="play files at their native rate, like cameras (previews, load tests)"
+    )
     add_output_flags(serve)
     add_device_flag(serve)
     add_backend_flags(serve)

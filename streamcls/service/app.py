@@ -8,6 +8,7 @@ needs the token when one is set (see ``auth.py``). Refusals are JSON
 # No 'from __future__ import annotations': FastAPI reads the routes' annotations at run time.
 import asyncio
 import json
+import time
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -159,7 +160,7 @@ def build_app(service: "Service") -> "FastAPI":
     async def stream(source_id: str, request: Request) -> StreamingResponse:
         known(source_id)
         return StreamingResponse(
-            _frames(service, source_id, request, run_in_threadpool),
+            _frames(service, source_id, request),
             media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
             headers={"Cache-Control": "no-store"},
         )
@@ -187,16 +188,20 @@ def build_app(service: "Service") -> "FastAPI":
     return app
 
 
-async def _frames(service: "Service", source_id: str, request: "Request", in_thread: Any) -> Any:
+async def _frames(service: "Service", source_id: str, request: "Request") -> Any:
     """One viewer's MJPEG: a new picture at most ``stream_fps`` times a second, until it leaves."""
     interval = 1.0 / service.rules.stream_fps
     sent_version = -1
+    due = time.monotonic()
     service.viewers += 1
     try:
         while not service.stopping.is_set() and source_id in service.source_ids():
             if await request.is_disconnected():
                 return
-            version, jpeg = await in_thread(service.board.jpeg, source_id, service.rules.stream_width)
+            # The service's few encoder threads: however many viewers, the threads stay as many.
+            version, jpeg = await asyncio.get_running_loop().run_in_executor(
+                service.encoders, service.board.jpeg, source_id, service.rules.stream_width
+            )
             if jpeg is not None and version != sent_version:
                 sent_version = version
                 yield (
@@ -204,7 +209,9 @@ async def _frames(service: "Service", source_id: str, request: "Request", in_thr
                     + jpeg
                     + b"\r\n"
                 )
-            await asyncio.sleep(interval)
+            # On a fixed schedule, so encoding time does not lower the rate; a late viewer skips, never bursts.
+            due = max(due + interval, time.monotonic())
+            await asyncio.sleep(due - time.monotonic())
     finally:
         service.viewers -= 1
 

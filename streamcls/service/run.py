@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import socket
 import threading
@@ -60,6 +61,8 @@ class Service:
         self._changes = threading.Lock()  # one add or remove at a time
         self.stopping = threading.Event()
         self.viewers = 0  # live views being sent now (counted in the web server's event loop)
+        # Live views encode here (once per picture, shared by every viewer of it): a bounded set of threads.
+        self.encoders = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="service-jpeg")
         self.failure: BaseException | None = None
         self.started_at = time.time()
 
@@ -166,6 +169,7 @@ class Service:
             self._pipeline.__exit__(None, None, None)
         if self._socket is not None:
             self._socket.close()
+        self.encoders.shutdown(wait=False, cancel_futures=True)
 
     # -- what the API does ------------------------------------------------------------------
     def ready(self) -> tuple[bool, str]:
