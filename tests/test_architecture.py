@@ -23,7 +23,7 @@ LAYERS = [
     {"model", "outputs"},
     {"pipeline"},
     # what is built from the pipeline
-    {"benchmark", "train", "doctor"},
+    {"benchmark", "train", "doctor", "service"},
     {"commands", "api"},
     {"cli", "__main__", "__init__"},
 ]

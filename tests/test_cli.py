@@ -20,6 +20,7 @@ COMMANDS = {
     "demo": "run the pipeline on the bundled sample clip",
     "export": "write a classifier as TFLite or SavedModel",
     "run": "classify a camera, video file, stream or image folder",
+    "serve": "run the configured sources as a service: dashboard, HTTP API, Prometheus metrics",
     "doctor": "check this machine for a run",
 }
 BACKENDS = ["keras", "tflite", "tflite-float16", "tflite-dynamic", "tflite-int8"]
