@@ -10,16 +10,43 @@ import asyncio
 import json
 import time
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from streamcls.service.admit import Refused
 from streamcls.service.auth import COOKIE
 from streamcls.service.limits import BodyLimit
 
 if TYPE_CHECKING:
+    import concurrent.futures
+    import threading
+
     from fastapi import FastAPI, Request
 
-    from streamcls.service.run import Service
+    from streamcls.config import ServiceConfig
+    from streamcls.service.auth import Tokens
+    from streamcls.service.board import Board
+    from streamcls.service.metrics import ServiceMetrics
+
+
+class Service(Protocol):
+    """What the routes need of the service (``run.Service``): they never reach the pipeline itself."""
+
+    rules: "ServiceConfig"
+    tokens: "Tokens"
+    board: "Board"
+    metrics: "ServiceMetrics"
+    stopping: "threading.Event"
+    viewers: int
+
+    @property
+    def encoders(self) -> "concurrent.futures.Executor": ...
+
+    def ready(self) -> tuple[bool, str]: ...
+    def source_ids(self) -> list[str]: ...
+    def source_record(self, source_id: str) -> dict[str, object]: ...
+    def add(self, body: object) -> dict[str, object]: ...
+    def remove(self, source_id: str) -> dict[str, object]: ...
+
 
 BOUNDARY = "streamcls-frame"
 
