@@ -52,6 +52,8 @@ def admit_source(body: object, rules: ServiceConfig) -> SourceConfig:
         source = from_mapping(SourceConfig, body, "sources[+]")
     except ConfigError as error:
         raise Refused(str(error)) from error
+    if isinstance(body, dict) and "uri" not in body:  # not the config's default, camera 0
+        raise Refused("sources[+].uri: missing; expected a URL, a file or folder path, or a camera index")
     if source.id is not None and not ID_PATTERN.fullmatch(source.id):
         raise Refused(
             f"sources[+].id: received {source.id[:80]!r}; expected 1-64 of letters, digits, '.', '_' or '-', "
