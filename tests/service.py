@@ -111,8 +111,8 @@ def mjpeg_parts(client: httpx.Client, path: str, seconds: float) -> list[tuple[f
     return parts
 
 
-def processed(client: httpx.Client, source_id: str) -> int:
-    response = client.get(f"/sources/{source_id}")
+def processed(client: httpx.Client, source_id: str, headers: dict[str, str] | None = None) -> int:
+    response = client.get(f"/sources/{source_id}", headers=headers)
     assert response.status_code == 200, response.text
     return int(response.json()["frames_processed"])
 
