@@ -8,11 +8,13 @@ colour, so FakeClassifier's label holds for 10 frames then changes: runs and eve
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 
 import pytest
+from rtsp import free_port
 from service import CLASSES, decode_jpeg, mjpeg_parts, processed, rate, runs_video, samples, serving, wait_for
 
-from streamcls.config import Config, EventsConfig, ServiceConfig, SourceConfig
+from streamcls.config import Config, EventsConfig, ReconnectConfig, ServiceConfig, SourceConfig
 
 FPS = 20
 STREAM_FPS = 5.0
@@ -174,8 +176,10 @@ def test_the_live_view_sends_distinct_pictures_at_stream_fps_and_no_faster(clien
     pictures = [jpeg for _, jpeg in parts]
     assert len(parts) >= 8, times  # 2.5 s at 5 a second (the first at once)
     assert len(set(pictures)) == len(pictures)  # each a new picture (the clip changes every frame)
-    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
-    assert min(gaps) >= 0.6 / STREAM_FPS, gaps  # never faster than stream_fps, give or take the network
+    gaps = sorted(later - earlier for earlier, later in zip(times, times[1:]))
+    # never faster than stream_fps (a client that reads late may get two parts at once, not more in all)
+    assert len(parts) <= 2 + STREAM_FPS * times[-1], times
+    assert gaps[len(gaps) // 2] >= 0.8 / STREAM_FPS, gaps
     assert (times[-1] - times[0]) / (len(times) - 1) == pytest.approx(1 / STREAM_FPS, rel=0.3), gaps
     for jpeg in pictures:
         assert decode_jpeg(jpeg).shape == (24, STREAM_WIDTH, 3)
@@ -258,7 +262,7 @@ def test_metrics_are_the_api_counters_in_prometheus_form(client):
         assert count > 0 and value(f"{histogram}_sum", labels) > 0, histogram
         assert value(f"{histogram}_bucket", tuple(sorted((*labels, ("le", "+Inf"))))) == count, histogram
     # every frame door classified went through a batch before the scrape
-    assert value("streamcls_frame_age_seconds_count", door) >= before["frames_processed"]
+    assert value("streamcls_frame_age_seconds_count", door) >= before["frames_processed"] - 4
     assert value("streamcls_batch_size_sum") >= before["frames_processed"]
     assert value("streamcls_batches_total") == pytest.approx(value("streamcls_batch_size_count"), abs=5)
     queues = {dict(labels)["queue"]: found for (name, labels), found in series.items()
@@ -266,3 +270,18 @@ def test_metrics_are_the_api_counters_in_prometheus_form(client):
     assert set(queues) == {"capture", "prepared", "results"} and all(depth >= 0 for depth in queues.values())
     assert value("streamcls_events_total") >= len(client.get("/events").json()) > 0
     assert value("process_resident_memory_bytes") > 10_000_000
+
+
+@pytest.mark.xfail(strict=True, reason="GET /sources/{id} routes an id ending in /stream.mjpg, /latest, ... to that "
+                                       "view of the id's first part (an MJPEG camera's own URL is such an id)")
+def test_a_source_whose_id_ends_like_a_route_has_its_record(folder):
+    port = free_port()  # nothing listens: the source keeps trying, and stays
+    uri = f"http://127.0.0.1:{port}/stream.mjpg"
+    keep_trying = ReconnectConfig(attempts=1_000_000, initial_delay_s=0.2, max_delay_s=0.5)
+    config = Config(sources=(SourceConfig(uri=uri, open_timeout_s=1, reconnect=keep_trying),),
+                    service=ServiceConfig(port=0))
+    with serving(config) as (_service, client):
+        assert [record["id"] for record in client.get("/sources").json()] == [uri]
+        assert client.get(f"/sources/{quote(uri, safe='')}/segments").json() == []
+        record = client.get(f"/sources/{quote(uri, safe='')}")
+        assert record.status_code == 200 and record.json()["id"] == uri, record.text

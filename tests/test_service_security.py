@@ -462,6 +462,7 @@ def test_a_planted_password_is_never_shown(folder, clip, redacted_logs, capfd):
         assert records[1]["uri"] == f"rtsp://admin:***@127.0.0.1:{port}/cam"
         assert records[2]["uri"] == records[2]["id"]
         assert all(record["state"] in ("opening", "reconnecting") for record in records[1:])
+        assert all("cannot be opened within 1 s" in record["last_error"] for record in records[1:]), records
         for body, named in (
             ({"uri": f"rtsp://admin:{PLANTED}@127.0.0.1:{port}/x", "id": "intruder", "open_timeout_s": 1},
              "source 'intruder' cannot be opened: "),
@@ -567,6 +568,7 @@ def test_serve_insecure_no_auth_warns_then_stops_cleanly_on_sigterm(tmp_path):
             process.kill()
             process.wait(10)
     reader.join(10)
+    process.stdout.close()
     stdout = serving_line + "".join(lines.get() for _ in range(lines.qsize()))
     stderr = (tmp_path / "stderr.txt").read_text()
     warnings = [line for line in stderr.splitlines() if line.startswith("warning:")]
