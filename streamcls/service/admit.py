@@ -22,6 +22,7 @@ from streamcls.errors import ConfigError
 from streamcls.sources import describe_source
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 REFUSED_KEYS = ("output",)
 
 
@@ -51,6 +52,8 @@ def admit_source(body: object, rules: ServiceConfig) -> SourceConfig:
         source = from_mapping(SourceConfig, body, "sources[+]")
     except ConfigError as error:
         raise Refused(str(error)) from error
+    if isinstance(body, dict) and "uri" not in body:  # not the config's default, camera 0
+        raise Refused("sources[+].uri: missing; expected a URL, a file or folder path, or a camera index")
     if source.id is not None and not ID_PATTERN.fullmatch(source.id):
         raise Refused(
             f"sources[+].id: received {source.id[:80]!r}; expected 1-64 of letters, digits, '.', '_' or '-', "
@@ -65,7 +68,9 @@ def _check_uri(uri: str, rules: ServiceConfig) -> None:
     text = spec.uri
     if "\x00" in text or any(ord(character) < 32 for character in text):
         raise Refused("sources[+].uri: holds control characters; expected a URL, a camera index or a path")
-    if spec.kind == "stream":
+    # Any 'scheme://' but a file's is a URL (FFmpeg opens gopher://, ftp://, ...), not a relative path.
+    url = URL_SCHEME.match(text)
+    if spec.kind == "stream" or (url is not None and url.group(1).lower() != "file"):
         scheme = text.split("://", 1)[0].lower()
         if scheme not in rules.allowed_schemes:
             raise Refused(
