@@ -272,8 +272,6 @@ def test_metrics_are_the_api_counters_in_prometheus_form(client):
     assert value("process_resident_memory_bytes") > 10_000_000
 
 
-@pytest.mark.xfail(strict=True, reason="GET /sources/{id} routes an id ending in /stream.mjpg, /latest, ... to that "
-                                       "view of the id's first part (an MJPEG camera's own URL is such an id)")
 def test_a_source_whose_id_ends_like_a_route_has_its_record(folder):
     port = free_port()  # nothing listens: the source keeps trying, and stays
     uri = f"http://127.0.0.1:{port}/stream.mjpg"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from streamcls.service.admit import Refused
 from streamcls.service.auth import COOKIE
 from streamcls.service.limits import BodyLimit
+from streamcls.service.paths import OneSegmentIds, source_id_of
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -68,6 +69,7 @@ def build_app(service: "Service") -> "FastAPI":
         redoc_url=None,
     )
     app.add_middleware(BodyLimit, limit=service.rules.max_body_bytes)
+    app.add_middleware(OneSegmentIds)
 
     def refuse(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -106,7 +108,9 @@ def build_app(service: "Service") -> "FastAPI":
 
     guarded = [Depends(require_token)]
 
-    def known(source_id: str) -> str:
+    def known(segment: str) -> str:
+        """The source an URL names (its id one percent-encoded segment: ``paths.py``), or 404."""
+        source_id = source_id_of(segment)
         if source_id not in service.source_ids():
             raise HTTPException(404, f"no source {source_id[:80]!r}; GET /sources lists them")
         return source_id
@@ -161,48 +165,52 @@ def build_app(service: "Service") -> "FastAPI":
     def events(limit: int = 50) -> list[dict[str, Any]]:
         return service.board.events(limit=max(1, min(limit, service.rules.history)))
 
-    @app.get("/sources/{source_id:path}/latest", dependencies=guarded, summary="A source's latest prediction")
+    @app.get("/sources/{source_id}/latest", dependencies=guarded, summary="A source's latest prediction")
     def latest(source_id: str) -> dict[str, Any]:
-        record = service.board.latest(known(source_id))
+        source_id = known(source_id)
+        record = service.board.latest(source_id)
         if record is None:
             raise HTTPException(404, f"source {source_id[:80]!r} has no prediction yet")
         return record
 
-    @app.get("/sources/{source_id:path}/segments", dependencies=guarded, summary="A source's recent label runs")
+    @app.get("/sources/{source_id}/segments", dependencies=guarded, summary="A source's recent label runs")
     def segments(source_id: str, limit: int = 50) -> list[dict[str, Any]]:
         return service.board.runs(known(source_id), limit=max(1, min(limit, service.rules.history)))
 
-    @app.get("/sources/{source_id:path}/events", dependencies=guarded, summary="A source's recent events")
+    @app.get("/sources/{source_id}/events", dependencies=guarded, summary="A source's recent events")
     def source_events(source_id: str, limit: int = 50) -> list[dict[str, Any]]:
         return service.board.events(known(source_id), limit=max(1, min(limit, service.rules.history)))
 
-    @app.get("/sources/{source_id:path}/snapshot.jpg", dependencies=guarded, summary="The latest annotated picture")
+    @app.get("/sources/{source_id}/snapshot.jpg", dependencies=guarded, summary="The latest annotated picture")
     def snapshot(source_id: str) -> Response:
-        _version, jpeg = service.board.jpeg(known(source_id), service.rules.stream_width)
+        source_id = known(source_id)
+        _version, jpeg = service.board.jpeg(source_id, service.rules.stream_width)
         if jpeg is None:
             raise HTTPException(404, f"source {source_id[:80]!r} has no picture yet; try again in a moment")
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
-    @app.get("/sources/{source_id:path}/stream.mjpg", dependencies=guarded, summary="The live annotated view (MJPEG)")
+    @app.get("/sources/{source_id}/stream.mjpg", dependencies=guarded, summary="The live annotated view (MJPEG)")
     async def stream(source_id: str, request: Request) -> StreamingResponse:
-        known(source_id)
+        source_id = known(source_id)
         return StreamingResponse(
             _frames(service, source_id, request),
             media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
             headers={"Cache-Control": "no-store"},
         )
 
-    @app.get("/sources/{source_id:path}", dependencies=guarded, summary="One source")
-    def source(source_id: str) -> dict[str, Any]:
+    @app.get("/sources/{source_id}", dependencies=guarded, summary="One source")
+    def one_source(source_id: str) -> dict[str, Any]:
+        source_id = known(source_id)
         try:
-            return service.source_record(known(source_id))
+            return service.source_record(source_id)
         except KeyError as error:
             raise HTTPException(404, f"no source {source_id[:80]!r}") from error
 
-    @app.delete("/sources/{source_id:path}", dependencies=guarded, summary="Stop a source; the others go on")
+    @app.delete("/sources/{source_id}", dependencies=guarded, summary="Stop a source; the others go on")
     async def remove_source(source_id: str) -> dict[str, Any]:
+        source_id = known(source_id)
         try:
-            return await run_in_threadpool(service.remove, known(source_id))
+            return await run_in_threadpool(service.remove, source_id)
         except KeyError as error:
             raise HTTPException(404, f"no source {source_id[:80]!r}") from error
 
