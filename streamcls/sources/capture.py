@@ -191,9 +191,9 @@ class CaptureThread(threading.Thread):
             attempt, delay = self._gap_attempts, self._gap_delay
             self._gap_delay = min(delay * 2, settings.max_delay_s)
             logger.warning(
-                "%s: stream lost after frame %d; reconnect attempt %d/%d in %.1f s",
+                "%s: %s; reconnect attempt %d/%d in %.1f s",
                 spec.source_id,
-                last_index,
+                f"stream lost after frame {last_index}" if last_index >= 0 else "not opened yet",
                 attempt,
                 settings.attempts,
                 delay,
