@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests")]  # the RTSP server the tests use
@@ -72,8 +73,10 @@ class Viewer(threading.Thread):
     def run(self) -> None:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-            connection.request("GET", f"/sources/{self.source_id}/stream.mjpg")
+            connection.request("GET", f"/sources/{quote(self.source_id, safe='')}/stream.mjpg")
             response = connection.getresponse()
+            if response.status != 200:
+                raise RuntimeError(f"HTTP {response.status}: {response.read()[:200]!r}")
             tail = b""
             while not self.stop.is_set():
                 chunk = response.read1(65536)
