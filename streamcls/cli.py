@@ -16,7 +16,7 @@ import os
 import sys
 from typing import NoReturn
 
-from streamcls.commands import bench, demo, doctor, evaluate, export, model, run, serve, train
+from streamcls.commands import batch, bench, demo, doctor, evaluate, export, model, run, serve, train
 from streamcls.errors import StreamclsError
 from streamcls.quiet import debug_requested, set_native_log_levels
 from streamcls.redact import install_log_redaction, limit_native_logging, redact
@@ -24,7 +24,7 @@ from streamcls.redact import install_log_redaction, limit_native_logging, redact
 logger = logging.getLogger("streamcls")
 
 # In the order `streamcls --help` lists them; each module light to import (heavy imports in its functions).
-COMMANDS = (model, bench, train, evaluate, demo, export, run, serve, doctor)
+COMMANDS = (model, bench, train, evaluate, demo, export, run, serve, batch, doctor)
 
 
 def _stop_on_sigterm() -> None:

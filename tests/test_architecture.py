@@ -23,7 +23,7 @@ LAYERS = [
     {"model", "outputs"},
     {"pipeline"},
     # what is built from the pipeline
-    {"benchmark", "train", "doctor", "service"},
+    {"benchmark", "train", "doctor", "service", "cluster"},
     {"commands", "api"},
     {"cli", "__main__", "__init__"},
 ]

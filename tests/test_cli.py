@@ -21,6 +21,7 @@ COMMANDS = {
     "export": "write a classifier as TFLite or SavedModel",
     "run": "classify a camera, video file, stream or image folder",
     "serve": "run the configured sources as a service: dashboard, HTTP API, Prometheus metrics",
+    "batch": "classify every video of a folder, glob or list on Ray: local by default, or a cluster",
     "doctor": "check this machine for a run",
 }
 BACKENDS = ["keras", "tflite", "tflite-float16", "tflite-dynamic", "tflite-int8"]

@@ -142,6 +142,11 @@ def _refuse_unknown_keys(manifest: dict[str, Any], path: Path) -> None:
         )
 
 
+def bundle_spec(path: str | Path) -> ModelSpec:
+    """The model a bundle holds, from its manifest alone (no weights read, nothing built)."""
+    return _spec_from_json(read_manifest(path).get("model"), Path(path))
+
+
 def load_bundle(path: str | Path, input_size: InputSize | None = None) -> LoadedModel:
     """Load a bundle, at the size it was saved with or at ``input_size``.
 

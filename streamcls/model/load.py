@@ -54,6 +54,20 @@ def load_model(config: ModelConfig) -> LoadedModel:
     return LoadedModel(model, spec, origin)
 
 
+def describe_model(config: ModelConfig) -> ModelSpec:
+    """What ``load_model(config)`` would build (size, classes, preprocessing), without building it.
+
+    Raises:
+        BundleError: a bundle whose manifest is missing or damaged.
+    """
+    if config.bundle is None:
+        return spec_from_config(config)
+    from streamcls.model.bundle import bundle_spec
+
+    spec = bundle_spec(config.bundle)
+    return spec.at_size(config.input_size) if config.input_size is not None else spec
+
+
 def spec_from_config(config: ModelConfig) -> ModelSpec:
     """Resolve a config without a bundle into a full ``ModelSpec``."""
     if config.head.kind == "imagenet":
