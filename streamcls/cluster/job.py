@@ -48,6 +48,7 @@ class BatchSummary:
     errors: dict[str, str] = field(default_factory=dict)
     frames_per_node: dict[str, int] = field(default_factory=dict)
     interrupted: bool = False
+    failed_before: dict[str, str] = field(default_factory=dict)  # skipped: an earlier run found them broken
 
     @property
     def frames_per_second(self) -> float:
@@ -85,6 +86,10 @@ def run_batch(
     manifest = Manifest.open(settings.output, model_hash(config))
     todo = [video for video in videos if not manifest.finished(video.name, video.path, settings.retry_failed)]
     summary = BatchSummary(videos=len(videos), skipped=len(videos) - len(todo))
+    for video in videos:
+        entry = manifest.videos.get(video.name)
+        if video not in todo and entry is not None and entry.status == "failed":
+            summary.failed_before[video.name] = entry.error or "failed"
     started = time.monotonic()
     if not todo:
         return summary

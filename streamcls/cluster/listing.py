@@ -54,15 +54,15 @@ def list_videos(input_spec: str) -> list[Video]:
             f"'archive/**/*.mp4', or a .txt list of paths"
         )
     unique: dict[str, Path] = {}
-    for path in paths:
-        unique.setdefault(os.path.realpath(path), path.resolve())
+    for path in paths:  # the same file twice (a link, another spelling) once; named as found
+        unique.setdefault(os.path.realpath(path), Path(os.path.abspath(path)))
     if not unique:
         raise ConfigError(
             f"--input {input_spec}: holds no video file ({', '.join(VIDEO_SUFFIXES[:5])}, ...); "
             f"point it at the recordings"
         )
     resolved = list(unique.values())
-    base = root.resolve() if root is not None else Path(os.path.commonpath([path.parent for path in resolved]))
+    base = Path(os.path.abspath(root)) if root is not None else Path(os.path.commonpath([p.parent for p in resolved]))
     return [Video(path, path.relative_to(base).as_posix()) for path in resolved]
 
 

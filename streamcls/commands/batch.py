@@ -74,12 +74,15 @@ def handle(arguments: argparse.Namespace) -> int:
         print(f"  actor {node}: {frames} frames")
     for name, error in summary.errors.items():
         print(f"failed      {name}: {error}", file=sys.stderr)
+    for name, error in summary.failed_before.items():
+        print(f"failed      {name} (in an earlier run; --retry-failed tries again): {error}", file=sys.stderr)
     print(f"manifest    {settings.output / 'manifest.json'}")
     if summary.interrupted:
         print("interrupted: finished videos are kept; run again with the same --output to resume", file=sys.stderr)
         return 130
-    if summary.failed:
-        raise SourceError(f"{summary.failed} of {summary.videos} videos failed (listed above and in the manifest)")
+    failed = summary.failed + len(summary.failed_before)
+    if failed:
+        raise SourceError(f"{failed} of {summary.videos} videos failed (listed above and in the manifest)")
     return 0
 
 
