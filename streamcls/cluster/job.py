@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -183,6 +185,8 @@ def ray_session(address: str | None) -> Iterator[Any]:
             'streamcls batch needs Ray Data: pip install "ray[data]" (or pip install "streamcls[cluster]")'
         ) from error
     address = address or os.environ.get("RAY_ADDRESS") or None
+    # ray.init makes SIGTERM exit at once (status 15); the CLI's own handler stops cleanly instead.
+    kept = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
     try:
         if address is None:
             ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -193,6 +197,8 @@ def ray_session(address: str | None) -> Iterator[Any]:
         raise ConfigError(
             f"--address {address}: Ray cannot connect ({error}); check the address and the cluster"
         ) from error
+    if kept is not None:
+        signal.signal(signal.SIGTERM, kept)
     try:
         yield ray
     finally:
