@@ -155,9 +155,11 @@ def _results(
         .flat_map(decode_video, fn_kwargs={"spec": preprocess_spec}, num_cpus=settings.decode_cpus)
         .map_batches(
             Classify,
-            fn_constructor_kwargs={"config": config, "packed_bundle": ray.put(packed) if packed else None},
+            # The reference inside a list: the actor fetches it itself (a restarted one too, while
+            # the driver holds it), rather than Ray resolving it as a constructor argument.
+            fn_constructor_kwargs={"config": config, "packed_bundle": [ray.put(packed)] if packed else None},
             batch_size=config.inference.batch_size,
-            concurrency=settings.actors,
+            compute=ray.data.ActorPoolStrategy(size=settings.actors),
             num_cpus=settings.actor_cpus,
             num_gpus=settings.actor_gpus or None,
             max_restarts=-1,
@@ -185,14 +187,23 @@ def ray_session(address: str | None) -> Iterator[Any]:
             'streamcls batch needs Ray Data: pip install "ray[data]" (or pip install "streamcls[cluster]")'
         ) from error
     address = address or os.environ.get("RAY_ADDRESS") or None
+    # Ray's own chatter (plans, progress, deprecations) stays in Ray's logs; streamcls says what matters.
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     # ray.init makes SIGTERM exit at once (status 15); the CLI's own handler stops cleanly instead.
     kept = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
     try:
         if address is None:
-            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
+            ray.init(
+                num_cpus=os.cpu_count(),
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.ERROR,
+                configure_logging=False,
+            )
         else:
             _check_reachable(address)
-            ray.init(address=address, log_to_driver=False, configure_logging=False)
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR, configure_logging=False)
     except (ConnectionError, TimeoutError, RuntimeError) as error:
         raise ConfigError(
             f"--address {address}: Ray cannot connect ({error}); check the address and the cluster"

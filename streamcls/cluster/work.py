@@ -78,10 +78,10 @@ class Classify:
 
         self._folder: tempfile.TemporaryDirectory[str] | None = None
         if packed_bundle is not None:
-            if not isinstance(packed_bundle, bytes):  # the object store's reference to it
+            if not isinstance(packed_bundle, bytes):  # [a reference to it in the object store]
                 import ray
 
-                packed_bundle = ray.get(packed_bundle)
+                packed_bundle = ray.get(packed_bundle[0])
             self._folder = tempfile.TemporaryDirectory(prefix="streamcls-bundle-")
             bundle = unpack_bundle(packed_bundle, Path(self._folder.name))
             config = replace(config, model=replace(config.model, bundle=str(bundle)))
