@@ -579,3 +579,25 @@ def test_serve_insecure_no_auth_warns_then_stops_cleanly_on_sigterm(tmp_path):
     assert re.search(r"^frames +\d+ read, \d+ processed, \d+ dropped$", stdout, re.MULTILINE), stdout
     assert re.search(r"^throughput ", stdout, re.MULTILINE), stdout
     assert PLANTED not in stdout and PLANTED not in stderr
+
+
+def test_doctor_says_what_would_stop_serve(tmp_path):
+    import socket
+
+    from streamcls.doctor.checks import service_check
+    from streamcls.doctor.report import Status
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        busy = service_check(Config(service=ServiceConfig(port=port)))
+        assert busy.status is Status.PROBLEM and f"--port {port} on 127.0.0.1 cannot be used" in busy.value
+    # 127.1 is loopback, but not spelled as such: it is held to the rules of an open address.
+    open_host = service_check(Config(service=ServiceConfig(host="127.1", port=0)))
+    assert open_host.status is Status.PROBLEM and "no API token is set" in open_host.value
+    assert "--token-file" in open_host.fix
+    token_file = tmp_path / "token"
+    token_file.write_text("a-long-enough-test-token-0123456789")
+    fine = service_check(Config(service=ServiceConfig(host="127.1", port=0, token_file=str(token_file))))
+    assert fine.status is Status.OK and fine.value == "127.1:0 free, token rules met"

@@ -31,6 +31,7 @@ from streamcls.doctor.checks import (
     imagenet_candidates,
     model_check,
     output_checks,
+    service_check,
     source_check,
 )
 from streamcls.doctor.facts import (
@@ -131,6 +132,8 @@ def collect(
         needs = [check if check.status is Status.OK else replace(check, status=Status.INFO) for check in needs]
     if config is not None:
         needs.extend(output_checks(config))
+        if config.service != type(config.service)():  # a service: section: a config meant for serve
+            needs.append(service_check(config))
     if uri is not None:
         needs.append(source_check(uri, environment.video, probe_timeout_s))
     else:

@@ -402,3 +402,20 @@ def output_checks(config: Config) -> list[Check]:
             what, _, fix = redact(problem).rpartition("; ")
             checks.append(Check(f"output {entry.kind}", what or fix, Status.PROBLEM, fix if what else ""))
     return checks
+
+
+def service_check(config: Config) -> Check:
+    """Whether ``streamcls serve`` could start with this config: its port, its token, its web stack.
+
+    Asks the service's own ``preflight`` (``service/run.py``): the same binding and token
+    rules it applies at start.
+    """
+    from streamcls.service.run import preflight
+
+    address = f"{config.service.host}:{config.service.port}"
+    problems = preflight(config)
+    if not problems:
+        return Check("serve", f"{address} free, token rules met", Status.OK)
+    what, _, fix = problems[0].rpartition("; ")
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return Check("serve", (what or fix) + more, Status.PROBLEM, fix if what else "")

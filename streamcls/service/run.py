@@ -334,3 +334,25 @@ def _quiet_server(server_class: type) -> Any:
             self.handle_exit(number, frame)
 
     return QuietServer
+
+
+def preflight(config: Config) -> list[str]:
+    """What would stop ``streamcls serve`` with this config, each "what is wrong; the fix" (for doctor)."""
+    from streamcls.service.auth import load_tokens
+
+    problems = []
+    service = config.service
+    try:
+        load_tokens(service.token_file, service.metrics_token_file, service.host, insecure_no_auth=False)
+    except ConfigError as error:
+        problems.append(str(error))
+    try:
+        bind(service.host, service.port).close()
+    except ConfigError as error:
+        problems.append(str(error))
+    for module, package in (("fastapi", "fastapi"), ("uvicorn", "uvicorn"), ("prometheus_client", "prometheus-client")):
+        try:
+            __import__(module)
+        except ImportError:
+            problems.append(f"{module} does not import; pip install {package} (streamcls's own dependencies)")
+    return problems
