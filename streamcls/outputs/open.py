@@ -98,21 +98,20 @@ class Outputs:
         self.per_source[source_id] = mine
         return mine
 
-    def remove_source(self, source_id: str) -> list[Exception]:
-        """Close the sinks only ``source_id`` used (its files are complete after this); return the failures."""
+    def detach_source(self, source_id: str) -> list[Any]:
+        """Forget a removed source; return the sinks only it used, for the caller to close (``close_each``)."""
         mine = self.per_source.pop(source_id)
         still_used = {id(sink) for outputs in self.per_source.values() for sink in outputs.sinks}
-        own = [sink for sink in mine.sinks if id(sink) not in still_used and sink not in self.extra]
-        own = [sink for sink in own if all(sink is not shared for shared in self.shared.values())]
-        failures = _close_each(own)
+        kept = {id(sink) for sink in [*self.extra, *self.shared.values()]}
+        own = [sink for sink in mine.sinks if id(sink) not in still_used and id(sink) not in kept]
         self.all_sinks = [sink for sink in self.all_sinks if all(sink is not closed for closed in own)]
         if self.opener is not None and source_id in self.opener.source_ids:
             self.opener.source_ids.remove(source_id)
-        return failures
+        return own
 
     def windows(self) -> Iterator[WindowSink]:
         """Every window of the run, a source's or the grid's (each one may ask to quit)."""
-        for outputs in self.per_source.values():
+        for outputs in list(self.per_source.values()):  # a service may add or remove a source meanwhile
             if outputs.window is not None:
                 yield outputs.window
         if self.grid is not None and self.grid.window is not None:
@@ -120,7 +119,7 @@ class Outputs:
 
     def close(self) -> list[Exception]:
         """Close every sink once, even when one fails; return the failures."""
-        failures = _close_each(self.all_sinks)
+        failures = close_each(self.all_sinks)
         self.closed_reports = self.reports()
         self.all_sinks = []
         return failures
@@ -136,7 +135,7 @@ class Outputs:
         ]
 
 
-def _close_each(sinks: list[Any]) -> list[Exception]:
+def close_each(sinks: list[Any]) -> list[Exception]:
     """Close every sink, even when one fails; return the failures."""
     failures: list[Exception] = []
     for sink in sinks:

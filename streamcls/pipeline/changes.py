@@ -20,7 +20,7 @@ from typing import Any
 
 from streamcls.config import SourceConfig
 from streamcls.errors import ConfigError, StreamclsError
-from streamcls.outputs.open import Outputs, SourceOutputs
+from streamcls.outputs.open import Outputs, SourceOutputs, close_each
 from streamcls.pipeline.batching import FairInbox
 from streamcls.pipeline.consume import Consumer, SourceStages
 from streamcls.pipeline.summary import SourceSummary, source_summary
@@ -130,9 +130,11 @@ class SourceChanges:
             del self._stages[source_id]
             self._threads = [thread for thread in self._threads if thread not in (stages.capture, stages.preprocess)]
             assert self._outputs is not None
-            failures = self._outputs.remove_source(source_id)
+            own_sinks = self._outputs.detach_source(source_id)
             if self._consumer is not None and self._consumer.events is not None:
                 self._consumer.events.forget(source_id)
+        # Closed outside the lock: finishing a video file must not hold up the other sources.
+        failures = close_each(own_sinks)
         if stages.capture.source is not None and not stages.capture.is_alive():
             stages.capture.source.close()
         for failure in failures:

@@ -258,8 +258,9 @@ class Pipeline(SourceChanges):
                 if stages is None:  # removed from a service while this frame was in flight
                     continue
                 prediction = self._consumer.consume(stages, item)
+                quit_requested = self._consumer.quit_requested()
             yield prediction
-            if self._consumer.quit_requested():
+            if quit_requested:
                 logger.info("window closed (q, Esc or its close button): stopping")
                 break
         self._finished_at = time.monotonic()
