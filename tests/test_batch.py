@@ -89,6 +89,10 @@ def test_every_video_matches_run_and_a_corrupt_one_fails_alone(tmp_path, archive
                      env=_environment(), timeout=600)
     assert result.returncode == 5, result.stdout + result.stderr
     assert "broken.mp4" in result.stderr and "1 of " in result.stderr
+    stages = next(line for line in result.stdout.splitlines() if line.startswith("stages (ms)"))
+    assert all(f"{stage} " in stages for stage in ("decode", "preprocess", "inference", "write")), stages
+    actors = [line for line in result.stdout.splitlines() if line.strip().startswith("actor ")]
+    assert 1 <= len(actors) <= 2  # frames per actor (host:pid), which together classified every frame
     manifest = json.loads((out / "manifest.json").read_text())
     assert sorted(manifest["videos"]) == sorted([*videos, "broken.mp4"])
     assert manifest["videos"]["broken.mp4"]["status"] == "failed"

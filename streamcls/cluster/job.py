@@ -48,13 +48,18 @@ class BatchSummary:
     frames: int = 0
     seconds: float = 0.0
     errors: dict[str, str] = field(default_factory=dict)
-    frames_per_node: dict[str, int] = field(default_factory=dict)
+    frames_per_node: dict[str, int] = field(default_factory=dict)  # actor (host:pid) -> frames it classified
+    stage_ms: dict[str, float] = field(default_factory=dict)  # summed over frames: decode, preprocess, ...
     interrupted: bool = False
     failed_before: dict[str, str] = field(default_factory=dict)  # skipped: an earlier run found them broken
 
     @property
     def frames_per_second(self) -> float:
         return self.frames / self.seconds if self.seconds else 0.0
+
+    def mean_stage_ms(self) -> dict[str, float]:
+        """CPU milliseconds per frame of each stage (decode, preprocess: tasks; inference: actors; write: driver)."""
+        return {stage: total / self.frames for stage, total in self.stage_ms.items()} if self.frames else {}
 
 
 @dataclass(frozen=True)
@@ -109,10 +114,12 @@ def run_batch(
                         raise StreamclsError(f"{current.video.name}: its results stopped before its end")
                     current = VideoResults(video, config, settings.output, spec.classes, settings.predictions_format)
                 if not row["end"]:
+                    writing = time.perf_counter()
                     if current.take(int(row["frame_index"]), float(row["position_ms"]), row["probabilities"]):
                         summary.frames += 1
                         node = str(row["node"])
                         summary.frames_per_node[node] = summary.frames_per_node.get(node, 0) + 1
+                        _add_stage_times(summary, row, (time.perf_counter() - writing) * 1000)
                     if on_frames is not None and summary.frames % 50 == 0:
                         on_frames(finished, len(todo), summary.frames)
                     continue
@@ -137,6 +144,16 @@ def run_batch(
             current.abandon()
         summary.seconds = time.monotonic() - started
     return summary
+
+
+def _add_stage_times(summary: BatchSummary, row: dict[str, Any], write_ms: float) -> None:
+    for stage, milliseconds in (
+        ("decode", float(row["decode_ms"])),
+        ("preprocess", float(row["preprocess_ms"])),
+        ("inference", float(row["inference_ms"])),
+        ("write", write_ms),
+    ):
+        summary.stage_ms[stage] = summary.stage_ms.get(stage, 0.0) + milliseconds
 
 
 def _results(

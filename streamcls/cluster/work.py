@@ -21,6 +21,7 @@ import os
 import socket
 import tarfile
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -43,12 +44,20 @@ def decode_video(row: dict[str, Any], spec: PreprocessSpec) -> Iterator[dict[str
     try:
         with open_source(SourceConfig(uri=path, id=path)) as source:
             while True:
+                started = time.perf_counter()
                 try:
                     decoded = source.read()
                 except EndOfStream:
                     break
+                read = time.perf_counter()
+                image = preprocess(decoded.image, spec)
+                done = time.perf_counter()
                 position = math.nan if decoded.position_ms is None else float(decoded.position_ms)
-                yield _row(video_index, frames, position, preprocess(decoded.image, spec))
+                yield {
+                    **_row(video_index, frames, position, image),
+                    "decode_ms": (read - started) * 1000,
+                    "preprocess_ms": (done - read) * 1000,
+                }
                 frames += 1
     except SourceError as failure:
         error = str(failure)
@@ -66,6 +75,8 @@ def _row(video_index: int, frame_index: int, position_ms: float, image: np.ndarr
         "end": False,
         "frames": 0,
         "error": "",
+        "decode_ms": 0.0,
+        "preprocess_ms": 0.0,
     }
 
 
@@ -94,8 +105,11 @@ class Classify:
         count = len(ends)
         classes = len(self.classifier.spec.classes)
         probabilities = np.zeros((count, classes), np.float32)
+        inference_ms = np.zeros(count, np.float64)
         if frames.any():
+            started = time.perf_counter()
             probabilities[frames] = self.classifier.classify(np.asarray(batch["image"])[frames])
+            inference_ms[frames] = (time.perf_counter() - started) * 1000 / int(frames.sum())
         return {
             "video_index": batch["video_index"],
             "frame_index": batch["frame_index"],
@@ -104,6 +118,9 @@ class Classify:
             "end": ends,
             "frames": batch["frames"],
             "error": batch["error"],
+            "decode_ms": batch["decode_ms"],
+            "preprocess_ms": batch["preprocess_ms"],
+            "inference_ms": inference_ms,
             "node": np.array([self.node] * count),
         }
 

@@ -70,6 +70,9 @@ def handle(arguments: argparse.Namespace) -> int:
         f"{summary.skipped} skipped (finished before)"
     )
     print(f"frames      {summary.frames} in {summary.seconds:.1f} s ({summary.frames_per_second:.1f} frames/s)")
+    stages = summary.mean_stage_ms()
+    if stages:
+        print("stages (ms) " + ", ".join(f"{stage} {value:.2f}" for stage, value in stages.items()) + " per frame")
     for node, frames in sorted(summary.frames_per_node.items()):
         print(f"  actor {node}: {frames} frames")
     for name, error in summary.errors.items():
