@@ -107,7 +107,10 @@ def run_batch(
     finished = 0
     try:
         with ray_session(settings.address) as ray:
+            completed: set[int] = set()
             for row in _results(ray, config, settings, todo, preprocess_spec):
+                if int(row["video_index"]) in completed:  # a retried task repeating a finished video
+                    continue
                 video = todo[int(row["video_index"])]
                 if current is None or current.video is not video:
                     if current is not None:  # a video with no end row: impossible unless Ray lost it
@@ -128,6 +131,7 @@ def run_batch(
                     error = f"decoded {int(row['frames'])} frames but {current.frames} reached the driver"
                 entry = current.finish(error)
                 manifest.record(video.name, entry)
+                completed.add(int(row["video_index"]))
                 current, finished = None, finished + 1
                 if entry.error:
                     summary.failed += 1
