@@ -7,8 +7,9 @@ Modes, one after another on the same folder (``--copies`` copies of the video):
 1. ``pipeline``: one process, the model loaded once, each file through
    ``Pipeline`` one after another (what ``streamcls run`` does per file);
 2. ``ray-1``, ``ray-2``: ``streamcls batch`` on a local Ray with 1 and 2 actors;
-3. ``cluster``: ``streamcls batch --actors 2`` on a 2-node Ray cluster on
-   127.0.0.1 (``ray.cluster_utils.Cluster``), 1 CPU per node: the same 2 cores.
+3. ``cluster-1``, ``cluster-2``: ``streamcls batch --actors 2`` on a 2-node Ray
+   cluster on 127.0.0.1 (``ray.cluster_utils.Cluster``) with 1 and with 2 CPUs
+   per node, on the same 2 physical cores (Ray's CPUs are scheduling slots).
 
 Per mode: frames, wall time, frames/s over the whole job and after its first
 video (Ray's start-up and the actors' model load excluded), the machine's
@@ -157,15 +158,15 @@ def main() -> int:
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
         from ray.cluster_utils import Cluster
 
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-        try:
-            cluster.add_node(num_cpus=1)
-            cluster.wait_for_nodes()
-            results["cluster"] = _measure(_batch(folder, arguments.model, work / "out3", "--actors", "2",
-                                                 "--actor-cpus", "0.5", "--decode-cpus", "0.5",
-                                                 "--address", cluster.address))
-        finally:
-            cluster.shutdown()
+        for cpus in (1, 2):
+            cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": cpus})
+            try:
+                cluster.add_node(num_cpus=cpus)
+                cluster.wait_for_nodes()
+                results[f"cluster-{cpus}"] = _measure(_batch(folder, arguments.model, work / f"out-cluster{cpus}",
+                                                             "--actors", "2", "--address", cluster.address))
+            finally:
+                cluster.shutdown()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"{arguments.copies} copies of {Path(arguments.video).name}, model {Path(arguments.model).name}, "
@@ -175,7 +176,7 @@ def main() -> int:
         print(f"{mode:<9} {figures['frames']:>7} {figures['wall_s']:>7} {figures['fps']:>7} "
               f"{figures['steady_fps']:>11} {figures['busy_cores']:>11}  {figures['peak_rss_mb']}")
     base = float(results["pipeline"]["steady_fps"])  # type: ignore[arg-type]
-    for mode in ("ray-1", "ray-2", "cluster"):
+    for mode in ("ray-1", "ray-2", "cluster-1", "cluster-2"):
         rate = float(results[mode]["steady_fps"])  # type: ignore[arg-type]
         print(f"{mode}: steady rate {rate / base:.2f} x the pipeline's (overhead {100 * (1 - rate / base):.0f} %)")
     if arguments.json:
