@@ -49,6 +49,7 @@ class SourceChanges:
     _inbox: FairInbox
     _batchers: list[BatchThread]
     _started_at: float
+    batch_observers: list[Callable[[int, float], object]]
     config: Any
     several: bool
     labels: tuple[str, ...]
@@ -143,9 +144,9 @@ class SourceChanges:
         return summary
 
     def observe_batches(self, observer: Callable[[int, float], object]) -> None:
-        """Call ``observer(batch size, seconds)`` after each batch the model runs (in an inference thread)."""
-        for batcher in self._batchers:
-            batcher.observers.append(observer)
+        """Call ``observer(batch size, seconds)`` after each batch the model runs (in an inference thread);
+        call it before entering the pipeline to see every batch."""
+        self.batch_observers.append(observer)
 
     def source_ids(self) -> list[str]:
         with self._sources_lock:

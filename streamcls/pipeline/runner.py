@@ -106,6 +106,7 @@ class Pipeline(SourceChanges):
         self._finished_at: float | None = None
         self._error: StreamclsError | None = None
         self._batchers: list[BatchThread] = []
+        self.batch_observers: list[Callable[[int, float], object]] = []  # shared by every inference thread
         self.notes: list[str] = []
         self.close_error: StreamclsError | None = None
 
@@ -187,6 +188,8 @@ class Pipeline(SourceChanges):
             )
             for number in range(1, workers + 1)
         ]
+        for batcher in self._batchers:
+            batcher.observers = self.batch_observers
         self._threads.extend(self._batchers)
         self._started_at = time.monotonic()
         for thread in self._threads:

@@ -150,7 +150,7 @@ class EventProducer:
     def _start(self, prediction: Prediction, seconds: float, rules: EventsConfig, image: np.ndarray | None) -> _Run:
         captured = prediction.captured_at if prediction.captured_at is not None else self._clock()
         start_time = _wall_clock(captured, self._clock()) if prediction.source_id in self.live else None
-        snapshot = _jpeg(image, rules.snapshot_width) if rules.snapshot and image is not None else None
+        snapshot = encode_jpeg(image, rules.snapshot_width) if rules.snapshot and image is not None else None
         return _Run(
             prediction.shown_label,
             prediction.frame_index,
@@ -214,7 +214,8 @@ def _wall_clock(captured_at: float, now_monotonic: float) -> str:
     return _iso(time.time() - (now_monotonic - captured_at))
 
 
-def _jpeg(image: np.ndarray, width: int) -> bytes | None:
+def encode_jpeg(image: np.ndarray, width: int) -> bytes | None:
+    """``image`` (BGR) as a JPEG, shrunk to ``width`` when wider (event snapshots, the service's views)."""
     import cv2
 
     height, own_width = image.shape[:2]

@@ -46,8 +46,7 @@ class Tokens:
 
 
 def _matches(presented: str | None, digest: bytes) -> bool:
-    given = hashlib.sha256((presented or "").encode("utf-8", "surrogateescape")).digest()
-    return hmac.compare_digest(given, digest) and presented is not None
+    return hmac.compare_digest(_digest(presented or ""), digest) and presented is not None
 
 
 def load_tokens(token_file: str | None, metrics_token_file: str | None, host: str, insecure_no_auth: bool) -> Tokens:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from streamcls.frames import Event, Prediction
+from streamcls.postprocess.events import encode_jpeg
 
 WATCH_S = 5.0  # a viewer's request keeps the overlay drawn this long
 
@@ -97,7 +98,9 @@ class Board:
         now = self._clock()
         age_s = max(0.0, time.monotonic() - prediction.captured_at) if prediction.captured_at else 0.0
         with self._lock:
-            source = self._sources.setdefault(prediction.source_id, _Source())
+            source = self._sources.get(prediction.source_id)
+            if source is None:
+                source = self._sources[prediction.source_id] = _Source()
             source.prediction, source.published_at = prediction, now
             source.ages_ms.append(age_s * 1000)
             if image is not None:
@@ -195,17 +198,6 @@ class Board:
             if source is not None and encoded is not None:
                 source.jpeg = (version, width, encoded)
         return version, encoded
-
-
-def encode_jpeg(image: np.ndarray, width: int, quality: int = 80) -> bytes | None:
-    """``image`` (BGR) as a JPEG, shrunk to ``width`` when wider."""
-    import cv2
-
-    height, own_width = image.shape[:2]
-    if own_width > width:
-        image = cv2.resize(image, (width, max(1, round(height * width / own_width))), interpolation=cv2.INTER_AREA)
-    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return encoded.tobytes() if ok else None
 
 
 def _iso(seconds: float) -> str:

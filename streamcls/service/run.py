@@ -16,10 +16,12 @@ Example::
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from streamcls.config import Config
@@ -29,6 +31,7 @@ from streamcls.redact import mask_uri
 from streamcls.service.admit import Refused, admit_source
 from streamcls.service.auth import Tokens
 from streamcls.service.board import Board
+from streamcls.sources import describe_source
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +76,12 @@ class Service:
 
         self._socket = bind(self.host, self.port)  # a taken port fails before the model loads
         self._pipeline = Pipeline(self.config, classifier=self._classifier, sinks=[self.board], serve=True)
+        # Observers first: the inference threads start with the pipeline, and every batch counts.
+        self.metrics = ServiceMetrics(self._pipeline)
+        self.board.observers.append(self.metrics.observe_prediction)
+        self._pipeline.observe_batches(self.metrics.observe_batch)
         try:
             self._pipeline.__enter__()
-            self.metrics = ServiceMetrics(self._pipeline)
-            self.board.observers.append(self.metrics.observe_prediction)
-            self._pipeline.observe_batches(self.metrics.observe_batch)
             self._consumer = threading.Thread(target=self._consume, name="service-consumer", daemon=True)
             self._consumer.start()
             self._server = self._make_server()
@@ -223,11 +227,14 @@ class Service:
                     f"remove one first or raise the limit",
                     409,
                 )
+            taken = describe_source(source_config.uri, source_config.id).source_id
+            if taken in self._pipeline.source_ids():  # changes are one at a time: nobody takes it meanwhile
+                raise Refused(
+                    f"source id {taken!r} is taken already; give another id, or remove that source first", 409
+                )
             try:
                 source_id = self._pipeline.add_source(source_config)
-            except ConfigError as error:
-                raise Refused(str(error), 409 if "taken already" in str(error) else 400) from error
-            except StreamclsError as error:
+            except StreamclsError as error:  # an output of it cannot be opened
                 raise Refused(str(error), 422) from error
             failure = self._first_open(source_id, source_config.open_timeout_s + 1.0)
             if failure is not None:
@@ -265,19 +272,15 @@ class Service:
         )
         return record
 
-    def _change(self) -> Any:
-        """The lock one change at a time holds; a caller waits at most 30 s for it (then 503)."""
-        service = self
-
-        class _Held:
-            def __enter__(self) -> None:
-                if not service._changes.acquire(timeout=CHANGE_LOCK_WAIT_S):
-                    raise Refused("another change of the sources is still going on; try again", 503)
-
-            def __exit__(self, *exc: object) -> None:
-                service._changes.release()
-
-        return _Held()
+    @contextlib.contextmanager
+    def _change(self) -> Iterator[None]:
+        """Hold the lock of one change at a time; a caller waits at most 30 s for it (then 503)."""
+        if not self._changes.acquire(timeout=CHANGE_LOCK_WAIT_S):
+            raise Refused("another change of the sources is still going on; try again", 503)
+        try:
+            yield
+        finally:
+            self._changes.release()
 
 
 def bind(host: str, port: int) -> socket.socket:
